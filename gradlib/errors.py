@@ -1,0 +1,121 @@
+"""Errors and warnings of gradlib, and the input checks that raise them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+
+class GradCheckError(ValueError):
+    """Bad input to a gradlib function: the message says what was wrong and what to do."""
+
+
+class PrecisionWarning(UserWarning):
+    """A float32 (or smaller) input: finite differences lose most of their digits."""
+
+
+FLOAT32_ADVICE = (
+    "{what} is {dtype}: finite differences subtract two nearly equal values of J, and in "
+    "{dtype} only ~{digits} significant digits survive, so even a correct gradient can "
+    "differ from the numeric one by ~1e-3. Grad check in float64: pass arrays converted "
+    "with .astype(np.float64)."
+)
+
+
+def as_float_array(x, what: str = "theta") -> np.ndarray:
+    """Return ``x`` as a floating (or complex) ndarray; integers become float64 exactly.
+
+    Parameters
+    ----------
+    x : array_like of any shape
+    what : name used in error messages
+
+    Returns
+    -------
+    ndarray of x's shape, dtype float64 for integer/bool input, else x's own float dtype.
+    """
+    arr = np.asarray(x)
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise GradCheckError(
+            f"{what} must be an array of numbers, got dtype {arr.dtype} "
+            f"({type(x).__name__}); pass a numpy array of floats."
+        )
+    if arr.size == 0:
+        raise GradCheckError(f"{what} is empty (shape {arr.shape}); there is nothing to check.")
+    if np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_:
+        as_float = arr.astype(np.float64)
+        if not np.array_equal(as_float.astype(arr.dtype), arr):
+            raise GradCheckError(
+                f"{what} holds integers too large for float64 to represent exactly; "
+                "rescale them or pass floats."
+            )
+        return as_float
+    return arr
+
+
+def warn_if_low_precision(arr: np.ndarray, what: str) -> None:
+    """Warn (PrecisionWarning) when ``arr`` is a floating type smaller than float64."""
+    import warnings
+
+    real = np.real(arr[:0]).dtype
+    if np.issubdtype(real, np.floating) and np.finfo(real).bits < 64:
+        digits = int(-np.log10(np.finfo(real).eps))
+        warnings.warn(
+            FLOAT32_ADVICE.format(what=what, dtype=real, digits=digits),
+            PrecisionWarning,
+            stacklevel=3,
+        )
+
+
+def require_finite(arr: np.ndarray, what: str, label: Callable[[int], str] | None = None) -> None:
+    """Raise GradCheckError naming the first NaN/inf entry of ``arr``.
+
+    ``label(i)`` turns a flat index into a name such as ``"W2[3, 1]"``.
+    """
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        i = int(np.flatnonzero(bad.ravel())[0])
+        where = label(i) if label else _plain_label(arr.shape, i)
+        value = arr.ravel()[i]
+        raise GradCheckError(
+            f"{what} contains {value} at {where} ({int(bad.sum())} non-finite entries in all); "
+            "a grad check needs finite numbers: look for a log(0), a division by zero or an "
+            "overflow upstream."
+        )
+
+
+def require_callable(J, what: str = "J") -> None:
+    """Raise GradCheckError unless ``J`` can be called."""
+    if not callable(J):
+        raise GradCheckError(
+            f"{what} must be a function returning the cost, got {type(J).__name__}; "
+            "pass e.g. lambda theta: cost(theta)."
+        )
+
+
+def scalar_value(value, where: str) -> float | complex:
+    """Return J's value as a Python scalar, or raise saying why it is not a finite scalar."""
+    arr = np.asarray(value)
+    if arr.size != 1:
+        raise GradCheckError(
+            f"J must return a scalar cost, but {where} it returned an array of shape "
+            f"{arr.shape}; sum or average it (e.g. np.mean(losses))."
+        )
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise GradCheckError(f"J must return a number, but {where} it returned {value!r}.")
+    scalar = arr.reshape(()).item()
+    if not np.isfinite(scalar):
+        raise GradCheckError(
+            f"J returned {scalar} {where}; a grad check needs a finite cost: look for "
+            "log(0) (clip probabilities) or an overflow in exp."
+        )
+    return scalar
+
+
+def _plain_label(shape: tuple[int, ...], i: int) -> str:
+    if not shape:
+        return "the scalar"
+    return "[" + ", ".join(str(int(k)) for k in np.unravel_index(i, shape)) + "]"

@@ -1,0 +1,195 @@
+"""The grad check: compare an analytic gradient with the numeric one, block by block.
+
+The lecture's scale for the relative difference ‖dθapprox − dθ‖₂ / (‖dθapprox‖₂ + ‖dθ‖₂):
+≤ 1e-7 great, ~1e-5 look closer, ≥ 1e-3 almost certainly a bug. Those numbers assume
+float64 and a well-chosen ε, so the thresholds here scale with the error the numeric
+gradient itself is expected to have (see ``thresholds``), and a block whose difference is
+below the rounding noise of J (≈ u·|J|/ε per entry) is never called wrong: with ε = 1e-7
+rounding alone reaches ~2e-7 on perfectly correct gradients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from gradlib.errors import (
+    GradCheckError,
+    as_float_array,
+    require_callable,
+    require_finite,
+    scalar_value,
+    warn_if_low_precision,
+)
+from gradlib.numdiff import EVALUATIONS_PER_COORDINATE, _gradient, default_eps
+from gradlib.report import BlockResult, GradCheckReport, Thresholds
+from gradlib.unroll import ParamSpec, grads_to_vector, params_to_vector
+
+# How many times the estimated rounding error of one entry a difference must exceed
+# before it can count as a bug (J is a sum of many terms, each rounded).
+NOISE_FACTOR = 100.0
+
+
+def relative_difference(a, b) -> float:
+    """‖a − b‖₂ / (‖a‖₂ + ‖b‖₂); 0 when both are zero.
+
+    Parameters
+    ----------
+    a, b : arrays of the same shape
+
+    Returns
+    -------
+    float in [0, 1]
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise GradCheckError(f"cannot compare arrays of shapes {a.shape} and {b.shape}.")
+    denominator = np.linalg.norm(a) + np.linalg.norm(b)
+    if denominator == 0:
+        return 0.0
+    return float(np.linalg.norm(a - b) / denominator)
+
+
+def thresholds(dtype=np.float64, eps: float | None = None, method: str = "central") -> Thresholds:
+    """Verdict thresholds for a numeric gradient computed in ``dtype`` with step ``eps``.
+
+    The expected relative error of the numeric gradient (rounding u/ε plus truncation
+    ε, ε² or ε⁴ by method) sets the scale; in float64 with the default ε this gives the
+    lecture's 1e-7 and 1e-3.
+    """
+    u = float(np.finfo(dtype).eps)
+    h = default_eps(method, dtype) if eps is None else float(eps)
+    truncation = {
+        "forward": h,
+        "backward": h,
+        "central": h**2,
+        "richardson": h**4,
+        "complex": h**2,
+    }[method]
+    expected = (u if method == "complex" else u / h) + truncation
+    correct = max(1e-7, 10 * expected)
+    wrong = min(max(1e-3, 1e4 * expected), 0.5)
+    return Thresholds(correct=correct, wrong=max(wrong, correct))
+
+
+def check_gradients(
+    J: Callable,
+    params_or_theta,
+    grads,
+    eps: float | None = None,
+    method: str = "central",
+    *,
+    worst: int = 3,
+) -> GradCheckReport:
+    """Grad check: compare ``grads`` with the numeric gradient of ``J``, block by block.
+
+    Parameters
+    ----------
+    J : the cost. With a dict of parameters, J takes such a dict; with an array θ, J
+        takes an array of θ's shape. It must return a scalar.
+    params_or_theta : dict name -> array ({"W1": (n1, n0), "b1": (n1, 1), ...}) or array θ
+    grads : the analytic gradient: a dict with keys dW1, db1, ... (or W1, b1, ...) for a
+        dict of parameters, an array of θ's shape for an array
+    eps : base step; None picks the best step for ``method`` and the dtype
+    method : numeric method, see gradlib.numdiff.METHODS
+    worst : how many of the largest element differences each block names
+
+    Returns
+    -------
+    GradCheckReport
+    """
+    require_callable(J)
+    theta, spec, dtheta, as_dict = _unroll(params_or_theta, grads)
+    buffer = theta.copy()
+
+    def J_vec(buf: np.ndarray):
+        # J sees views of the working buffer, so perturbing an entry needs no copy.
+        return J(spec.views(buf)) if as_dict else J(buf)
+
+    j0 = scalar_value(J_vec(buffer), "at the given parameters")
+    numeric = _gradient(J_vec, buffer, eps, method, label=spec.label)
+    step = default_eps(method, theta.dtype) if eps is None else float(eps)
+    noise = _noise(j0, theta, step, method)
+    limits = thresholds(theta.dtype, step, method)
+    blocks = tuple(
+        _block_result(spec, name, dtheta, numeric, noise, limits, worst) for name in spec.names
+    )
+    evaluations = EVALUATIONS_PER_COORDINATE[method] * spec.size + 1
+    if method in ("forward", "backward"):
+        evaluations += 1
+    return GradCheckReport(
+        difference=relative_difference(dtheta, numeric),
+        blocks=blocks,
+        eps=step,
+        method=method,
+        dtype=str(theta.dtype),
+        thresholds=limits,
+        evaluations=evaluations,
+        spec=spec,
+    )
+
+
+def _unroll(params_or_theta, grads):
+    """θ, its spec, dθ and whether J takes a dict; with the input checks."""
+    if isinstance(params_or_theta, dict):
+        theta, spec = params_to_vector(params_or_theta)
+        for name, value in params_or_theta.items():
+            warn_if_low_precision(np.asarray(value), name)
+        dtheta = grads_to_vector(grads, spec)
+        as_dict = True
+    else:
+        theta = as_float_array(params_or_theta, "theta")
+        warn_if_low_precision(theta, "theta")
+        if isinstance(grads, dict):
+            raise GradCheckError(
+                "theta is an array but grads is a dict; pass grads as an array of theta's "
+                "shape (e.g. grads_to_vector(grads, spec))."
+            )
+        dtheta = as_float_array(grads, "grads")
+        if dtheta.shape != theta.shape:
+            raise GradCheckError(
+                f"grads has shape {dtheta.shape} but theta has shape {theta.shape}; the "
+                "gradient must have theta's shape."
+            )
+        spec = ParamSpec.from_shapes({"theta": theta.shape})
+        theta, dtheta = theta.reshape(-1), dtheta.reshape(-1)
+        as_dict = False
+    require_finite(theta, "theta", spec.label)
+    require_finite(dtheta, "grads", lambda i: "d" + spec.label(i))
+    return theta, spec, dtheta, as_dict
+
+
+def _noise(j0: float, theta: np.ndarray, step: float, method: str) -> np.ndarray:
+    """Rounding error of each numeric entry, ≈ u·|J| / h_i (none for the complex step)."""
+    if method == "complex":
+        return np.zeros(theta.shape)
+    u = float(np.finfo(theta.dtype).eps)
+    h = step * np.maximum(1.0, np.abs(theta))
+    return NOISE_FACTOR * u * abs(j0) / h
+
+
+def _block_result(spec, name, dtheta, numeric, noise, limits, k) -> BlockResult:
+    part = spec.block(name)
+    analytic, approx = dtheta[part], numeric[part]
+    diff = np.abs(analytic - approx)
+    rel = relative_difference(analytic, approx)
+    above_noise = np.linalg.norm(analytic - approx) > np.linalg.norm(noise[part])
+    verdict = limits.verdict(rel) if above_noise else "correct"
+    order = np.argsort(-diff, kind="stable")[:k]
+    shape = spec.shapes[spec.names.index(name)]
+    return BlockResult(
+        name=name,
+        shape=shape,
+        relative_difference=rel,
+        verdict=verdict,
+        worst=tuple(
+            (spec.label(part.start + int(i)), float(analytic[i]), float(approx[i])) for i in order
+        ),
+        analytic=analytic.reshape(shape),
+        numeric=approx.reshape(shape),
+    )
+
+
+__all__ = ["GradCheckReport", "check_gradients", "relative_difference", "thresholds"]

@@ -1,0 +1,144 @@
+"""GradCheckReport: the result of a grad check as data, with text and HTML views."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gradlib.unroll import ParamSpec
+
+VERDICTS = ("correct", "suspicious", "wrong")
+_MARK = {"correct": "✓", "suspicious": "?", "wrong": "✗"}
+_COLOR = {"correct": "#1a7f37", "suspicious": "#9a6700", "wrong": "#cf222e"}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Relative differences at or below ``correct`` pass; at or above ``wrong`` fail."""
+
+    correct: float
+    wrong: float
+
+    def verdict(self, relative_difference: float) -> str:
+        if relative_difference <= self.correct:
+            return "correct"
+        if relative_difference >= self.wrong:
+            return "wrong"
+        return "suspicious"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One diagnosis: which block, what kind of bug (or kink), a sentence for a student."""
+
+    block: str
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    """Grad check of one parameter block (W1, b1, ...).
+
+    ``worst`` lists the largest element differences as (label, analytic, numeric), e.g.
+    ("W2[3, 1]", 0.52, 0.26). ``analytic`` and ``numeric`` have the block's shape.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    relative_difference: float
+    verdict: str
+    worst: tuple[tuple[str, float, float], ...]
+    analytic: np.ndarray = field(repr=False)
+    numeric: np.ndarray = field(repr=False)
+
+
+@dataclass
+class GradCheckReport:
+    """Result of check_gradients: overall difference, verdict, one entry per block."""
+
+    difference: float
+    blocks: tuple[BlockResult, ...]
+    eps: float
+    method: str
+    dtype: str
+    thresholds: Thresholds
+    evaluations: int
+    spec: ParamSpec = field(repr=False)
+    diagnosis: list[Finding] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        """The worst block verdict: one wrong block makes the whole gradient wrong."""
+        return max((b.verdict for b in self.blocks), key=VERDICTS.index)
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "correct"
+
+    def block(self, name: str) -> BlockResult:
+        """The result of block ``name`` (accepts "dW1" for "W1")."""
+        for b in self.blocks:
+            if name in (b.name, "d" + b.name):
+                return b
+        raise KeyError(f"no block {name!r}; blocks are {', '.join(b.name for b in self.blocks)}")
+
+    def failing(self) -> list[BlockResult]:
+        """Blocks whose verdict is not "correct"."""
+        return [b for b in self.blocks if b.verdict != "correct"]
+
+    def summary(self) -> str:
+        """A few lines of text: overall verdict, then each block, then findings."""
+        lines = [
+            f"Gradient check: {self.verdict.upper()} — relative difference {self.difference:.2e} "
+            f"({self.method} differences, eps={self.eps:.1e}, {self.dtype}; "
+            f"correct ≤ {self.thresholds.correct:.0e}, wrong ≥ {self.thresholds.wrong:.0e})"
+        ]
+        for b in self.blocks:
+            line = (
+                f"  {_MARK[b.verdict]} d{b.name:<6} {str(b.shape):<10} "
+                f"{b.relative_difference:.2e}  {b.verdict}"
+            )
+            if b.verdict != "correct":
+                label, a, n = b.worst[0]
+                line += f"; worst d{label}: analytic {a:.6g} vs numeric {n:.6g}"
+            lines.append(line)
+        lines += [f"  → d{f.block}: {f.detail}" for f in self.diagnosis]
+        lines += [f"  ! {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    __str__ = summary
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        rows = []
+        for b in self.blocks:
+            worst = (
+                "".join(
+                    f"<div><code>d{e(lab)}</code>: {a:.6g} vs {n:.6g}</div>"
+                    for lab, a, n in b.worst
+                )
+                if b.verdict != "correct"
+                else ""
+            )
+            findings = "".join(
+                f"<div>{e(f.detail)}</div>" for f in self.diagnosis if f.block == b.name
+            )
+            rows.append(
+                f"<tr><td><code>d{e(b.name)}</code></td><td>{e(str(b.shape))}</td>"
+                f"<td>{b.relative_difference:.2e}</td>"
+                f"<td style='color:{_COLOR[b.verdict]}'>{_MARK[b.verdict]} {b.verdict}</td>"
+                f"<td>{worst}</td><td>{findings}</td></tr>"
+            )
+        notes = "".join(f"<p>⚠ {e(w)}</p>" for w in self.warnings)
+        return (
+            f"<div class='gradcheck-report'><p><b style='color:{_COLOR[self.verdict]}'>"
+            f"{_MARK[self.verdict]} Gradient check: {self.verdict}</b> — relative difference "
+            f"{self.difference:.2e} ({e(self.method)}, ε={self.eps:.1e}, {e(self.dtype)})</p>"
+            "<table><thead><tr><th>block</th><th>shape</th><th>relative difference</th>"
+            "<th>verdict</th><th>worst elements (analytic vs numeric)</th><th>diagnosis</th>"
+            f"</tr></thead><tbody>{''.join(rows)}</tbody></table>{notes}</div>"
+        )
