@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from gradlib.diagnose import diagnose
 from gradlib.errors import (
     GradCheckError,
     as_float_array,
@@ -82,6 +83,7 @@ def check_gradients(
     method: str = "central",
     *,
     worst: int = 3,
+    kinks=None,
 ) -> GradCheckReport:
     """Grad check: compare ``grads`` with the numeric gradient of ``J``, block by block.
 
@@ -95,6 +97,9 @@ def check_gradients(
     eps : base step; None picks the best step for ``method`` and the dtype
     method : numeric method, see gradlib.numdiff.METHODS
     worst : how many of the largest element differences each block names
+    kinks : optional boolean mask over θ (shape (n,)) of entries whose perturbation is
+        known to cross a kink of J (e.g. a ReLU changing side); they are reported as
+        kinks and left out of the verdict
 
     Returns
     -------
@@ -110,17 +115,46 @@ def check_gradients(
 
     j0 = scalar_value(J_vec(buffer), "at the given parameters")
     numeric = _gradient(J_vec, buffer, eps, method, label=spec.label)
-    step = default_eps(method, theta.dtype) if eps is None else float(eps)
-    noise = _noise(j0, theta, step, method)
-    limits = thresholds(theta.dtype, step, method)
-    blocks = tuple(
-        _block_result(spec, name, dtheta, numeric, noise, limits, worst) for name in spec.names
-    )
     evaluations = EVALUATIONS_PER_COORDINATE[method] * spec.size + 1
     if method in ("forward", "backward"):
         evaluations += 1
-    return GradCheckReport(
-        difference=relative_difference(dtheta, numeric),
+    return make_report(
+        spec, theta, dtheta, numeric, j0, eps, method, evaluations, kinks=kinks, worst=worst
+    )
+
+
+def make_report(
+    spec: ParamSpec,
+    theta: np.ndarray,
+    dtheta: np.ndarray,
+    numeric: np.ndarray,
+    j0: float,
+    eps: float | None,
+    method: str,
+    evaluations: int,
+    *,
+    kinks=None,
+    worst: int = 3,
+) -> GradCheckReport:
+    """Build the report from θ, the analytic dθ and the numeric gradient (all shape (n,)).
+
+    Every way of computing the numeric gradient (black-box loop, fast mode, the reference
+    network's structured gradient) ends here, so verdicts and diagnoses agree.
+    ``kinks`` is a boolean mask over θ of entries left out of the verdict.
+    """
+    step = default_eps(method, theta.dtype) if eps is None else float(eps)
+    kinks = np.zeros(spec.size, bool) if kinks is None else np.asarray(kinks, bool).reshape(-1)
+    if kinks.shape != (spec.size,):
+        raise GradCheckError(f"kinks must be a mask of {spec.size} entries, got {kinks.shape}.")
+    noise = _noise(j0, theta, step, method)
+    limits = thresholds(theta.dtype, step, method)
+    blocks = tuple(
+        _block_result(spec, name, dtheta, numeric, noise, kinks, limits, worst)
+        for name in spec.names
+    )
+    smooth = ~kinks
+    report = GradCheckReport(
+        difference=relative_difference(dtheta[smooth], numeric[smooth]),
         blocks=blocks,
         eps=step,
         method=method,
@@ -128,7 +162,11 @@ def check_gradients(
         thresholds=limits,
         evaluations=evaluations,
         spec=spec,
+        theta=theta,
+        kinks=tuple(spec.label(i) for i in np.flatnonzero(kinks)),
     )
+    report.diagnosis.extend(diagnose(report))
+    return report
 
 
 def _unroll(params_or_theta, grads):
@@ -170,12 +208,13 @@ def _noise(j0: float, theta: np.ndarray, step: float, method: str) -> np.ndarray
     return NOISE_FACTOR * u * abs(j0) / h
 
 
-def _block_result(spec, name, dtheta, numeric, noise, limits, k) -> BlockResult:
+def _block_result(spec, name, dtheta, numeric, noise, kinks, limits, k) -> BlockResult:
     part = spec.block(name)
     analytic, approx = dtheta[part], numeric[part]
-    diff = np.abs(analytic - approx)
-    rel = relative_difference(analytic, approx)
-    above_noise = np.linalg.norm(analytic - approx) > np.linalg.norm(noise[part])
+    smooth = ~kinks[part]  # entries whose numeric value is not spoiled by a kink
+    diff = np.where(smooth, np.abs(analytic - approx), 0.0)
+    rel = relative_difference(analytic[smooth], approx[smooth]) if smooth.any() else 0.0
+    above_noise = np.linalg.norm(diff) > np.linalg.norm(noise[part][smooth])
     verdict = limits.verdict(rel) if above_noise else "correct"
     order = np.argsort(-diff, kind="stable")[:k]
     shape = spec.shapes[spec.names.index(name)]
@@ -192,4 +231,4 @@ def _block_result(spec, name, dtheta, numeric, noise, limits, k) -> BlockResult:
     )
 
 
-__all__ = ["GradCheckReport", "check_gradients", "relative_difference", "thresholds"]
+__all__ = ["GradCheckReport", "check_gradients", "make_report", "relative_difference", "thresholds"]

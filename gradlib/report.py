@@ -67,6 +67,8 @@ class GradCheckReport:
     thresholds: Thresholds
     evaluations: int
     spec: ParamSpec = field(repr=False)
+    theta: np.ndarray = field(repr=False)
+    kinks: tuple[str, ...] = ()
     diagnosis: list[Finding] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 

@@ -252,3 +252,19 @@ def test_other_bad_inputs_get_clear_errors():
         check_gradients(
             lambda t: float(np.sum(np.abs(t))), np.ones(2), np.ones(2), method="complex"
         )
+
+
+def test_entries_marked_as_kinks_are_left_out_of_the_verdict():
+    theta = np.array([0.0, 2.0, -1.0])  # |t| has its kink at theta[0]
+
+    def J(t):
+        return float(np.sum(np.abs(t)))
+
+    grads = np.sign(theta) + np.array([1.0, 0.0, 0.0])  # analytic 1 at the kink, numeric 0
+    assert check_gradients(J, theta, grads).verdict == "wrong"
+    report = check_gradients(J, theta, grads, kinks=np.array([True, False, False]))
+    assert report.verdict == "correct"
+    assert report.kinks == ("theta[0]",)
+    assert [f.kind for f in report.diagnosis] == ["kink"]
+    assert "theta[0]" in report.diagnosis[0].detail
+    assert "Not a bug" in report.summary()
