@@ -84,6 +84,9 @@ def check_gradients(
     *,
     worst: int = 3,
     kinks=None,
+    mode: str = "full",
+    directions: int = 4,
+    seed: int | None = None,
 ) -> GradCheckReport:
     """Grad check: compare ``grads`` with the numeric gradient of ``J``, block by block.
 
@@ -100,6 +103,10 @@ def check_gradients(
     kinks : optional boolean mask over θ (shape (n,)) of entries whose perturbation is
         known to cross a kink of J (e.g. a ReLU changing side); they are reported as
         kinks and left out of the verdict
+    mode : "full" (every entry, ~2n evaluations of J) or "fast" (random directional
+        derivatives per block, then bisection inside failing blocks: O(k + log n) evaluations)
+    directions : fast mode: random directions per block
+    seed : fast mode: seed of the random directions
 
     Returns
     -------
@@ -114,6 +121,14 @@ def check_gradients(
         return J(spec.views(buf)) if as_dict else J(buf)
 
     j0 = scalar_value(J_vec(buffer), "at the given parameters")
+    if mode == "fast":
+        from gradlib.fastcheck import fast_check
+
+        return fast_check(
+            J_vec, buffer, spec, dtheta, j0, eps, directions=directions, seed=seed, worst=worst
+        )
+    if mode != "full":
+        raise GradCheckError(f"unknown mode {mode!r}; choose 'full' or 'fast'.")
     numeric = _gradient(J_vec, buffer, eps, method, label=spec.label)
     evaluations = EVALUATIONS_PER_COORDINATE[method] * spec.size + 1
     if method in ("forward", "backward"):

@@ -69,6 +69,7 @@ class GradCheckReport:
     spec: ParamSpec = field(repr=False)
     theta: np.ndarray = field(repr=False)
     kinks: tuple[str, ...] = ()
+    mode: str = "full"
     diagnosis: list[Finding] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
