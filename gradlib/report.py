@@ -55,7 +55,7 @@ class BlockResult:
     numeric: np.ndarray = field(repr=False)
 
 
-@dataclass
+@dataclass(repr=False)
 class GradCheckReport:
     """Result of check_gradients: overall difference, verdict, one entry per block."""
 
@@ -114,6 +114,7 @@ class GradCheckReport:
         return "\n".join(lines)
 
     __str__ = summary
+    __repr__ = summary
 
     def _repr_html_(self) -> str:
         e = html.escape

@@ -1,0 +1,241 @@
+"""Structured numeric gradient of the reference network: fast, and equal to the black box.
+
+The black box, ``numerical_gradient`` applied to ``nn.network_cost``, runs a whole forward
+pass for each of the 2n perturbations θ_i ± h_i. Moving one entry of W_l or b_l changes
+nothing below layer l and only one row of Z_l, so here
+
+* the activations below layer l come from one unperturbed pass;
+* the perturbed rows of Z_l come from one product per column c of W_l: W_l with all of
+  column c perturbed gives, in row r, exactly row r of the product the black box computes
+  for W_l[r, c] alone (rows of a product do not mix, and the product has the same shape);
+* many perturbations go through the layers above at once, stacked along a leading batch
+  axis, each with the operations of a single pass (same product shapes, same element-wise
+  functions, same sums over the same m columns);
+* the L2 term needs only the perturbed row's square sum (nn.square_norm sums row by row).
+
+Central differences use the black box's steps, h_i = ε·max(1, |θ_i|), and its effective
+steps (θ_i + h_i) − θ_i, so the two agree to the last bit on the BLAS tested (the tests
+hold them to ≤ 1e-12). Each perturbed pass also shows whether a ReLU or leaky-ReLU
+pre-activation changed side: those entries are kinks, where no finite difference is
+meaningful.
+"""
+
+from __future__ import annotations
+
+import inspect
+from math import ceil
+
+import numpy as np
+
+from gradlib.errors import GradCheckError, require_finite
+from gradlib.gradcheck import make_report
+from gradlib.layers import KINKED, activation_forward, apply_dropout, linear_forward
+from gradlib.layers import loss_from_logits as data_loss
+from gradlib.nn import check_network as check_shapes
+from gradlib.nn import check_targets, cost_from_caches, forward, l2_penalty, square_norm
+from gradlib.numdiff import _steps
+from gradlib.report import GradCheckReport
+from gradlib.unroll import grads_to_vector, params_to_vector
+
+# Most array elements one batch of perturbed passes may hold (B · n_l · m), ~2 MB of float64.
+BATCH_ELEMENTS = 1 << 18
+
+
+def numerical_network_gradient(
+    params: dict,
+    X,
+    Y,
+    *,
+    hidden: str = "relu",
+    output: str = "sigmoid",
+    lambd: float = 0.0,
+    keep_prob: float = 1.0,
+    dropout_seed: int | None = None,
+    eps: float | None = None,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Central-difference gradient of nn.network_cost, computed layer by layer.
+
+    Parameters
+    ----------
+    params : W1 (n_1, n_x), b1 (n_1, 1), ..., WL, bL
+    X : (n_x, m) inputs; Y : (n_L, m) targets
+    hidden, output, lambd, keep_prob, dropout_seed : as in nn.network_cost
+    eps : base step (None: the default of central differences); θ_i moves by ε·max(1, |θ_i|)
+
+    Returns
+    -------
+    grads : dict dW1, db1, ... of the parameters' shapes
+    kinks : bool array, shape (n,), in θ order (W1, b1, W2, ...): True where θ_i ± h_i moves
+        a ReLU/leaky-ReLU pre-activation of a kept unit across 0 (Z > 0 changes)
+    """
+    result = _differences(params, X, Y, hidden, output, lambd, keep_prob, dropout_seed, eps)
+    spec, numeric, kinks = result["spec"], result["numeric"], result["kinks"]
+    return {f"d{k}": v.copy() for k, v in spec.views(numeric).items()}, kinks
+
+
+def check_network(
+    params: dict,
+    X,
+    Y,
+    grads: dict,
+    *,
+    hidden: str = "relu",
+    output: str = "sigmoid",
+    lambd: float = 0.0,
+    keep_prob: float = 1.0,
+    dropout_seed: int | None = None,
+    eps: float | None = None,
+    worst: int = 3,
+) -> GradCheckReport:
+    """Grad check of ``grads`` against the reference network's structured numeric gradient.
+
+    Entries whose perturbation crosses a ReLU kink are reported as kinks, never as wrong.
+    Arguments as in numerical_network_gradient; ``grads`` has keys dW1, db1, ...;
+    ``worst`` is how many elements each block names. ``report.evaluations`` counts the
+    work in equivalent forward passes.
+    """
+    theta, spec = params_to_vector(params)
+    dtheta = grads_to_vector(grads, spec)
+    require_finite(dtheta, "grads", lambda i: "d" + spec.label(i))
+    r = _differences(params, X, Y, hidden, output, lambd, keep_prob, dropout_seed, eps)
+    extra = {}
+    if "context" in inspect.signature(make_report).parameters:
+        extra["context"] = {"m": np.shape(X)[-1], "lambd": lambd}
+    return make_report(
+        spec, theta, dtheta, r["numeric"], r["j0"], eps, "central", r["evaluations"],
+        kinks=r["kinks"], worst=worst, **extra,
+    )  # fmt: skip
+
+
+def _differences(params, X, Y, hidden, output, lambd, keep_prob, dropout_seed, eps) -> dict:
+    """θ's spec, numeric gradient and kinks (shape (n,)), J(θ) and the work done."""
+    X, L = check_shapes(X, params)
+    theta, spec = params_to_vector(params)
+    require_finite(theta, "theta", spec.label)
+    require_finite(X, "X")
+    _, caches = forward(X, params, hidden, output, keep_prob, dropout_seed)
+    Y = check_targets(Y, caches[-1]["activation"][1].shape, output)
+    require_finite(Y, "Y")
+    run = _Run(caches, Y, hidden, output, lambd)
+    steps = _steps(theta, eps, "central")
+    stuck = np.flatnonzero((theta + steps == theta) | (theta - steps == theta))
+    if stuck.size:
+        i = int(stuck[0])
+        raise GradCheckError(
+            f"eps={steps[i]:.3g} is too small to move {spec.label(i)}={theta[i]:.6g} in "
+            f"{theta.dtype}: the perturbed value rounds back to the same number. Use a larger eps."
+        )
+    hp, hm = (theta + steps) - theta, theta - (theta - steps)  # the steps taken, as numdiff
+    numeric, kinks = np.empty(spec.size), np.zeros(spec.size, bool)
+    for idx, jp, jm, kink in run.all_layers(spec, theta + hp, theta - hm):
+        numeric[idx] = (jp - jm) / (hp[idx] + hm[idx])
+        kinks[idx] = kink
+    return {
+        "spec": spec,
+        "numeric": numeric,
+        "kinks": kinks,
+        "j0": float(cost_from_caches(caches, Y, lambd)),
+        "evaluations": ceil(run.macs / run.forward_macs),
+    }
+
+
+class _Run:
+    """One unperturbed pass and the batched perturbed passes built on it."""
+
+    def __init__(self, caches, Y, hidden, output, lambd):
+        self.caches, self.Y, self.hidden, self.output, self.lambd = caches, Y, hidden, output, lambd
+        self.L, self.m = len(caches), Y.shape[1]
+        self.norms = [square_norm(c["linear"][1]) for c in caches]
+        sizes = [c["linear"][1].size * self.m for c in caches]  # multiply-adds of each product
+        self.above = [sum(sizes[k:]) for k in range(1, self.L + 1)]  # of layers above l
+        self.forward_macs = sum(sizes)
+        self.macs = 2 * self.forward_macs  # the unperturbed pass and W_l A_{l-1} for each l
+        widest = max(c["linear"][1].shape[0] for c in caches)
+        self.batch = max(1, BATCH_ELEMENTS // (widest * self.m))
+
+    def all_layers(self, spec, plus, minus):
+        """Yield (θ indices, J at θ + h, J at θ − h, kink) for batches of every block."""
+        for layer in range(1, self.L + 1):
+            A_prev, W, b = self.caches[layer - 1]["linear"]
+            w_at, b_at = spec.block(f"W{layer}"), spec.block(f"b{layer}")
+            n_l, n_prev = W.shape
+            product = W @ A_prev  # what linear_forward adds b to
+            row_sums = np.sum(np.square(W), axis=-1)  # the inner sums of square_norm
+            columns = max(1, self.batch // n_l)
+            for start in range(0, n_prev, columns):
+                cols = np.arange(start, min(start + columns, n_prev))
+                rows = np.tile(np.arange(n_l), cols.size)
+                idx = w_at.start + rows * n_prev + np.repeat(cols, n_l)
+                out = []
+                for values in (plus, minus):
+                    stacked = np.repeat(W[None], cols.size, axis=0)
+                    stacked[np.arange(cols.size), :, cols] = values[w_at].reshape(W.shape)[:, cols].T
+                    Z_rows = linear_forward(A_prev, stacked, b)[0].reshape(-1, self.m)
+                    sums = np.repeat(row_sums[None], idx.size, axis=0)
+                    sums[np.arange(idx.size), rows] = np.sum(np.square(stacked), axis=-1).ravel()
+                    out.append(self._evaluate(layer, rows, Z_rows, np.sum(sums, axis=-1)))
+                self.macs += 2 * cols.size * W.size * self.m + 2 * idx.size * self.above[layer - 1]
+                yield idx, out[0][0], out[1][0], out[0][1] | out[1][1]
+            rows = np.arange(n_l)
+            idx = b_at.start + rows
+            out = [
+                self._evaluate(layer, rows, product + values[b_at].reshape(b.shape), None)
+                for values in (plus, minus)
+            ]
+            self.macs += 2 * n_l * self.above[layer - 1]
+            yield idx, out[0][0], out[1][0], out[0][1] | out[1][1]
+
+    def _evaluate(self, layer, rows, Z_rows, norm):
+        """J and kink flags, shape (B,), for B passes that differ from the unperturbed one
+        in row rows[k] of Z_layer, which is Z_rows[k] (shape (m,)); ``norm`` (B,) is the
+        perturbed ‖W_layer‖²_F, None when W_layer is unchanged."""
+        J, kink = [], []
+        for s in range(0, rows.size, self.batch):
+            part = slice(s, s + self.batch)
+            j, k = self._passes(layer, rows[part], Z_rows[part], None if norm is None else norm[part])
+            J.append(j)
+            kink.append(k)
+        return np.concatenate(J), np.concatenate(kink)
+
+    def _passes(self, layer, rows, Z_rows, norm):
+        at = np.arange(rows.size)
+        cache = self.caches[layer - 1]
+        Z_base = cache["activation"][1]
+        kink = np.zeros(rows.size, bool)
+        if layer == self.L:
+            Z = np.repeat(Z_base[None], rows.size, axis=0)
+            Z[at, rows] = Z_rows
+        else:
+            mask = cache["dropout"][0][rows] if cache["dropout"] else None
+            kink |= self._crossed(Z_rows, Z_base[rows], mask)
+            A_rows = activation_forward(Z_rows, self.hidden)[0]
+            if mask is not None:
+                A_rows = apply_dropout(A_rows, mask, cache["dropout"][1])
+            A = np.repeat(self.caches[layer]["linear"][0][None], rows.size, axis=0)
+            A[at, rows] = A_rows
+            for above in self.caches[layer:]:
+                _, W, b = above["linear"]
+                Z = linear_forward(A, W, b)[0]
+                if above is self.caches[-1]:
+                    break
+                mask = above["dropout"][0] if above["dropout"] else None
+                kink |= self._crossed(Z, above["activation"][1], mask, axes=(-2, -1))
+                A = activation_forward(Z, self.hidden)[0]
+                if mask is not None:
+                    A = apply_dropout(A, mask, above["dropout"][1])
+        J = data_loss(Z, self.Y, self.output)
+        if self.lambd:
+            norms = list(self.norms)
+            if norm is not None:
+                norms[layer - 1] = norm
+            J = J + l2_penalty(norms, self.lambd, self.m)
+        return J, kink
+
+    def _crossed(self, Z, Z_base, mask, axes=-1):
+        """Whether any kept pre-activation changed side of the kink at 0, per pass."""
+        if self.hidden not in KINKED:
+            return np.zeros(Z.shape[0], bool)
+        moved = (Z > 0) != (Z_base > 0)
+        if mask is not None:
+            moved &= mask != 0
+        return np.any(moved, axis=axes)

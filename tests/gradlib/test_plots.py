@@ -1,0 +1,266 @@
+"""Do the plots draw the V-curve and the per-block differences that the numbers say?"""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.colors import to_rgba  # noqa: E402
+
+from gradlib import BlockResult, GradCheckError, GradCheckReport, check_gradients  # noqa: E402
+from gradlib.gradcheck import thresholds  # noqa: E402
+from gradlib.numdiff import error_sweep  # noqa: E402
+from gradlib.plots import FLOOR, plot_eps_sweep, plot_report  # noqa: E402
+from gradlib.report import _COLOR  # noqa: E402
+from gradlib.unroll import ParamSpec  # noqa: E402
+
+
+@pytest.fixture
+def figures():
+    """Figures made by a test, closed afterwards even when it fails."""
+    made = []
+    yield made
+    for fig in made:
+        plt.close(fig)
+        fig.clear()
+
+
+def _by_gid(ax, prefix):
+    return {a.get_gid(): a for a in ax.get_children() if (a.get_gid() or "").startswith(prefix)}
+
+
+def _slope(xs, ys):
+    return np.polyfit(np.log10(xs), np.log10(ys), 1)[0]
+
+
+# --- the ε sweep -------------------------------------------------------------------------
+
+
+def test_sweep_draws_one_curve_per_method_and_the_three_guides(figures):
+    fig = plot_eps_sweep()
+    figures.append(fig)
+    (ax,) = fig.axes
+    assert sorted(_by_gid(ax, "error:")) == ["error:central", "error:complex", "error:forward"]
+    assert sorted(_by_gid(ax, "reference:")) == [
+        "reference:rounding",
+        "reference:slope1",
+        "reference:slope2",
+    ]
+    assert sorted(_by_gid(ax, "best:")) == ["best:central", "best:complex", "best:forward"]
+    assert len(ax.lines) == 9  # 3 curves + 3 guides + 3 best-ε stars
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == [
+        "one-sided (f(x+ε) − f(x)) / ε",
+        "two-sided (f(x+ε) − f(x−ε)) / 2ε",
+        "complex step Im f(x+iε) / ε",
+        "O(ε) truncation: slope 1",
+        "O(ε²) truncation: slope 2",
+        "rounding u·|f|/(ε·|f′|): slope −1",
+    ]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert "ε" in ax.get_xlabel() and "relative error" in ax.get_ylabel()
+
+
+def test_sweep_curves_are_the_numbers_of_error_sweep(figures):
+    eps = np.logspace(-12, -2, 11)
+    fig = plot_eps_sweep(np.sin, 1.2, np.cos(1.2), eps_values=eps[::-1])  # any order
+    figures.append(fig)
+    table = error_sweep(np.sin, 1.2, np.cos(1.2), eps_values=eps)
+    curves = _by_gid(fig.axes[0], "error:")
+    for method in ("forward", "central", "complex"):
+        np.testing.assert_array_equal(curves[f"error:{method}"].get_xdata(), eps)
+        np.testing.assert_array_equal(
+            curves[f"error:{method}"].get_ydata(), np.maximum(table[method], FLOOR)
+        )
+
+
+def test_best_steps_are_where_the_lectures_put_them(figures):
+    # One-sided: ε* ≈ √u ≈ 1e-8; two-sided: ε* ≈ ∛u ≈ 1e-5 (exp at 0.7: f = f′ = f″).
+    fig = plot_eps_sweep()
+    figures.append(fig)
+    ax = fig.axes[0]
+    curves, stars = _by_gid(ax, "error:"), _by_gid(ax, "best:")
+    for method, expected in [("forward", 1e-8), ("central", 1e-5)]:
+        xs, ys = curves[f"error:{method}"].get_xdata(), curves[f"error:{method}"].get_ydata()
+        at_minimum = xs[np.argmin(ys)]
+        assert abs(np.log10(at_minimum) - np.log10(expected)) <= 1, (method, at_minimum)
+        star_x, star_y = stars[f"best:{method}"].get_xdata(), stars[f"best:{method}"].get_ydata()
+        assert star_y[0] == ys.min() and star_x[0] in xs
+
+
+def test_truncation_side_has_slopes_one_and_two(figures):
+    fig = plot_eps_sweep()
+    figures.append(fig)
+    ax = fig.axes[0]
+    curves = _by_gid(ax, "error:")
+    for method, order, start in [("forward", 1, 1e-4), ("central", 2, 1e-3), ("complex", 2, 1e-3)]:
+        xs, ys = curves[f"error:{method}"].get_xdata(), curves[f"error:{method}"].get_ydata()
+        right = xs >= start
+        assert _slope(xs[right], ys[right]) == pytest.approx(order, abs=0.1), method
+    guides = _by_gid(ax, "reference:")
+    for gid, slope in [("slope1", 1), ("slope2", 2), ("rounding", -1)]:
+        line = guides[f"reference:{gid}"]
+        assert _slope(line.get_xdata(), line.get_ydata()) == pytest.approx(slope, abs=1e-9)
+
+
+def test_rounding_guide_follows_the_one_sided_floor(figures):
+    # Left of the best step, the one-sided error is rounding noise of size ~u/ε.
+    fig = plot_eps_sweep()
+    figures.append(fig)
+    ax = fig.axes[0]
+    forward = _by_gid(ax, "error:")["error:forward"]
+    guide = _by_gid(ax, "reference:")["reference:rounding"]
+    xs, ys = forward.get_xdata(), forward.get_ydata()
+    left = xs <= 1e-10
+    expected = np.interp(np.log10(xs[left]), np.log10(guide.get_xdata()), guide.get_ydata())
+    ratio = np.median(ys[left] / expected)
+    assert 0.1 < ratio < 30, ratio
+
+
+def test_exact_complex_step_does_not_break_the_log_axis(figures):
+    fig = plot_eps_sweep()
+    figures.append(fig)
+    ax = fig.axes[0]
+    ys = _by_gid(ax, "error:")["error:complex"].get_ydata()
+    assert np.all(np.isfinite(ys)) and ys.min() == FLOOR  # exact results sit on the floor
+    assert ax.get_ylim()[0] < FLOOR
+    fig.canvas.draw()  # renders without a log-scale error
+
+
+def test_sweep_draws_into_a_given_axes(figures):
+    fig, (left, right) = plt.subplots(1, 2)
+    figures.append(fig)
+    returned = plot_eps_sweep(np.sin, 0.3, np.cos(0.3), methods=("central",), ax=right)
+    assert returned is fig
+    assert len(left.lines) == 0 and len(_by_gid(right, "error:")) == 1
+    assert sorted(_by_gid(right, "reference:")) == ["reference:rounding", "reference:slope2"]
+
+
+def test_complex_step_alone_has_no_rounding_guide(figures):
+    fig = plot_eps_sweep(methods=("complex",))
+    figures.append(fig)
+    assert sorted(_by_gid(fig.axes[0], "reference:")) == ["reference:slope2"]
+
+
+def test_plotting_does_not_register_a_pyplot_figure(figures):
+    before = plt.get_fignums()
+    figures.append(plot_eps_sweep())
+    assert plt.get_fignums() == before
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"f": np.sin, "x": 1.0}, "true_derivative"),
+        ({"methods": ("central", "secant")}, "methods must be"),
+        ({"eps_values": [1e-3, -1e-3]}, "positive"),
+    ],
+)
+def test_sweep_errors_say_what_to_pass(kwargs, message):
+    with pytest.raises(GradCheckError, match=message):
+        plot_eps_sweep(**kwargs)
+
+
+# --- the per-block report ----------------------------------------------------------------
+
+
+def _report(differences, verdicts=None):
+    """A report with the given relative difference per block, verdicts from the thresholds."""
+    limits = thresholds()
+    shapes = {"W1": (3, 2), "b1": (3, 1), "W2": (1, 3), "b2": (1, 1), "W3": (1, 1)}
+    names = list(shapes)[: len(differences)]
+    spec = ParamSpec.from_shapes({n: shapes[n] for n in names})
+    blocks = tuple(
+        BlockResult(
+            name=n,
+            shape=shapes[n],
+            relative_difference=d,
+            verdict=limits.verdict(d),
+            worst=(),
+            analytic=np.zeros(shapes[n]),
+            numeric=np.zeros(shapes[n]),
+        )
+        for n, d in zip(names, differences, strict=True)
+    )
+    return GradCheckReport(
+        difference=max(differences),
+        blocks=blocks,
+        eps=6e-6,
+        method="central",
+        dtype="float64",
+        thresholds=limits,
+        evaluations=1,
+        spec=spec,
+        theta=np.zeros(spec.size),
+    )
+
+
+def test_bars_are_the_block_differences_colored_by_verdict(figures):
+    report = _report([2e-11, 3e-5, 0.4, 5e-9])
+    fig = plot_report(report)
+    figures.append(fig)
+    ax = fig.axes[0]
+    bars = _by_gid(ax, "bar:")
+    assert list(bars) == ["bar:W1", "bar:b1", "bar:W2", "bar:b2"]
+    for block in report.blocks:
+        bar = bars[f"bar:{block.name}"]
+        assert bar.get_height() == block.relative_difference
+        assert bar.get_facecolor() == to_rgba(_COLOR[block.verdict])
+    assert [b.verdict for b in report.blocks] == ["correct", "suspicious", "wrong", "correct"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["dW1", "db1", "dW2", "db2"]
+    assert ax.get_yscale() == "log"
+
+
+def test_bands_are_the_report_thresholds(figures):
+    report = _report([1e-9, 1e-2])
+    fig = plot_report(report)
+    figures.append(fig)
+    ax = fig.axes[0]
+    bands = _by_gid(ax, "band:")
+    low, high = ax.get_ylim()
+
+    def span(name):
+        y0, y1 = bands[f"band:{name}"].get_y(), bands[f"band:{name}"].get_y()
+        return y0, y1 + bands[f"band:{name}"].get_height()
+
+    correct, wrong = report.thresholds.correct, report.thresholds.wrong
+    assert span("correct") == pytest.approx((low, correct))
+    assert span("suspicious") == pytest.approx((correct, wrong))
+    assert span("wrong") == pytest.approx((wrong, high))
+    for verdict in ("correct", "suspicious", "wrong"):
+        assert bands[f"band:{verdict}"].get_facecolor()[:3] == to_rgba(_COLOR[verdict])[:3]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["correct ≤ 1e-07", "suspicious", "wrong ≥ 1e-03"]
+
+
+def test_exact_block_is_drawn_on_the_floor(figures):
+    fig = plot_report(_report([0.0, 1e-3]))
+    figures.append(fig)
+    ax = fig.axes[0]
+    assert _by_gid(ax, "bar:")["bar:W1"].get_height() == FLOOR
+    assert ax.get_ylim()[0] < FLOOR
+    fig.canvas.draw()
+
+
+def test_report_of_a_real_check_with_a_planted_bug(figures):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(3, 6))
+    params = {"W1": rng.normal(size=(4, 3)), "b1": rng.normal(size=(4, 1))}
+
+    def cost(p):
+        return float(np.sum(np.tanh(p["W1"] @ X + p["b1"]) ** 2) / 2)
+
+    A = np.tanh(params["W1"] @ X + params["b1"])
+    dZ = A * (1 - A**2)
+    grads = {"dW1": dZ @ X.T, "db1": 2 * dZ.sum(axis=1, keepdims=True)}  # bug: factor 2
+    report = check_gradients(cost, params, grads)
+    _, ax = plt.subplots()
+    figures.append(ax.figure)
+    assert plot_report(report, ax=ax) is ax.figure
+    bars = _by_gid(ax, "bar:")
+    assert bars["bar:W1"].get_facecolor() == to_rgba(_COLOR["correct"])
+    assert bars["bar:b1"].get_facecolor() == to_rgba(_COLOR["wrong"])
+    assert bars["bar:b1"].get_height() == report.block("b1").relative_difference
+    assert "wrong" in ax.get_title()
