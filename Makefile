@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	MPLBACKEND=Agg $(BIN)/python -m gradlib.tour
+	MPLBACKEND=Agg $(BIN)/gradkit demo
 
 test: $(STAMP) lint
 	MPLBACKEND=Agg $(BIN)/python -m pytest

@@ -1,0 +1,201 @@
+"""Parallel autograde: workers execute submissions, one writer records the grades.
+
+Kernels run in worker processes (autograder.worker), each on a private copy of one
+submission. As each finishes, this process runs nbgrader's own Autograde on the course
+directory with ReplayExecute in place of Execute, so nbgrader's scoring (SaveAutoGrades)
+records the grades and this process is the gradebook's only writer: SQLite never sees two,
+and the scores are those of a serial `nbgrader autograde`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.course import (
+    STATE_DIR,
+    CourseError,
+    check_assignment,
+    nbgrader_config,
+    register,
+    run_converter,
+    write_config_file,
+)
+from autograder.course import (
+    db_url as db_url_of,
+)
+from autograder.inputs import course_secret
+from autograder.worker import Executed, Job, execute_submission
+
+
+@dataclass
+class Summary:
+    """What an autograde run did."""
+
+    graded: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def text(self) -> str:
+        lines = [
+            f"graded {len(self.graded)}, failed {len(self.failed)}, skipped "
+            f"{len(self.skipped)} (already graded; --force to regrade) in {self.seconds:.1f} s"
+        ]
+        lines += [f"  FAILED {s}: {why}" for s, why in sorted(self.failed.items())]
+        return "\n".join(lines)
+
+
+def submissions(course_dir: Path, assignment: str) -> dict[str, Path]:
+    """student -> submission folder, from course_dir/submitted/STUDENT/ASSIGNMENT."""
+    root = course_dir / "submitted"
+    if not root.is_dir():
+        raise CourseError(
+            f"{course_dir} has no submitted/ folder; put submissions at "
+            f"{root}/STUDENT/{assignment}/*.ipynb (nbgrader's layout)."
+        )
+    return {p.parent.name: p for p in sorted(root.glob(f"*/{assignment}")) if p.is_dir()}
+
+
+def needs_grading(course_dir: Path, assignment: str, student: str) -> bool:
+    """nbgrader's rule: no autograded copy yet, or a newer submission timestamp."""
+    done = course_dir / "autograded" / student / assignment
+    if not done.is_dir():
+        return True
+    new, old = (course_dir / "submitted" / student / assignment / "timestamp.txt",
+                done / "timestamp.txt")  # fmt: skip
+    return new.is_file() and (not old.is_file() or new.read_text() != old.read_text())
+
+
+def autograde(
+    assignment: str,
+    course_dir,
+    *,
+    workers: int = 2,
+    force: bool = False,
+    timeout: int = 30,
+    secret: str | None = None,
+    db_url: str | None = None,
+    executor: Executor | None = None,
+    progress=None,
+) -> Summary:
+    """Autograde every submission of ``assignment`` in ``course_dir``.
+
+    Parameters
+    ----------
+    workers : worker processes (ignored when ``executor`` is given)
+    force : regrade submissions that were already graded
+    timeout : seconds per notebook cell
+    secret : course secret (default: $GRADKIT_SECRET)
+    db_url : gradebook (default: sqlite course_dir/gradebook.db)
+    executor : any concurrent.futures.Executor, e.g. a Dask client's get_executor()
+    progress : callable(done, total, student, ok) for a progress display
+    """
+    start = time.perf_counter()
+    course_dir = Path(course_dir).resolve()
+    check_assignment(assignment)
+    secret = course_secret(secret)
+    found = submissions(course_dir, assignment)
+    summary = Summary()
+    todo = [s for s in found if force or needs_grading(course_dir, assignment, s)]
+    summary.skipped = [s for s in found if s not in todo]
+    write_config_file(course_dir, timeout)
+    config = nbgrader_config(course_dir, db_url=db_url, timeout=timeout)
+    register(config, assignment)
+    if not todo:
+        summary.seconds = time.perf_counter() - start
+        return summary
+    (course_dir / STATE_DIR).mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="autograde-", dir=course_dir / STATE_DIR))
+    try:
+        template = _template_gradebook(work, assignment, timeout, db_url_of(config))
+        jobs = [Job(assignment, s, str(found[s]), str(template), secret, timeout) for s in todo]
+        own = executor is None
+        pool = executor or ProcessPoolExecutor(
+            max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn")
+        )
+        try:
+            futures = {pool.submit(execute_submission, job): job.student for job in jobs}
+            for n, future in enumerate(as_completed(futures), 1):
+                student = futures[future]
+                result = _result(future, student)
+                ok = result.ok and _record(config, work, assignment, result, summary)
+                if not result.ok:
+                    summary.failed[student] = result.error
+                if progress:
+                    progress(n, len(jobs), student, ok)
+        finally:
+            if own:
+                pool.shutdown(cancel_futures=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _template_gradebook(work: Path, assignment: str, timeout: int, url: str) -> Path:
+    """A gradebook file that knows the assignment, for the workers to copy.
+
+    A SQLite gradebook is snapshotted with SQLite's backup API (consistent even while
+    being written); any other database gets a fresh SQLite gradebook of its own.
+    """
+    root = work / "template"
+    root.mkdir()
+    path = root / "gradebook.db"
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(url[len("sqlite:///") :]) as source, sqlite3.connect(path) as copy:
+            source.backup(copy)
+    else:
+        register(nbgrader_config(root, timeout=timeout), assignment)
+    return path
+
+
+def _result(future, student: str) -> Executed:
+    try:
+        return future.result()
+    except Exception as exc:  # the worker process itself died
+        return Executed(student, False, error=f"worker failed: {type(exc).__name__}: {exc}")
+
+
+def _record(config, work: Path, assignment: str, result: Executed, summary: Summary) -> bool:
+    """Write the executed notebooks where ReplayExecute finds them; let nbgrader grade them."""
+    from nbgrader.converters import Autograde
+
+    folder = work / "executed" / result.student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in result.notebooks.items():
+        (folder / f"{name}.ipynb").write_text(text)
+    replay = config.copy()
+    replay.Autograde.autograde_preprocessors = [
+        "autograder.preprocessors.ReplayExecute",
+        *config.Autograde.autograde_preprocessors[1:],
+    ]
+    replay.ReplayExecute.executed_template = str(
+        work / "executed" / "{student}" / "{assignment}" / "{notebook}.ipynb"
+    )
+    try:
+        run_converter(Autograde, replay, assignment, result.student)
+    except Exception as exc:
+        summary.failed[result.student] = f"recording the grades failed: {exc}"
+        return False
+    summary.graded.append(result.student)
+    return True
+
+
+def terminal_progress(done: int, total: int, student: str, ok: bool) -> None:
+    """A one-line progress bar on stderr."""
+    width = 30
+    filled = int(width * done / total)
+    mark = "✓" if ok else "✗"
+    end = "\n" if done == total else ""
+    sys.stderr.write(
+        f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {mark} {student:<20}{end}"
+    )
+    sys.stderr.flush()

@@ -1,0 +1,97 @@
+"""`gradkit`: a thin command line over the autograder's Python API."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from autograder.course import RELEASE, CourseError
+from autograder.inputs import SecretError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gradkit", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="show nbgrader's log")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("generate", help="solutions/ -> course/ (the student release)")
+    p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
+
+    p = sub.add_parser("autograde", help="grade every submission of an assignment")
+    p.add_argument("assignment")
+    _course_args(p)
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes")
+    p.add_argument("--force", action="store_true", help="regrade already graded submissions")
+    p.add_argument("--timeout", type=int, default=30, help="seconds per notebook cell")
+    p.add_argument("--secret", help="course secret (default: $GRADKIT_SECRET)")
+
+    p = sub.add_parser("feedback", help="write feedback HTML for graded submissions")
+    p.add_argument("assignment")
+    _course_args(p)
+
+    p = sub.add_parser("report", help="grades.csv, per-question stats, a histogram PNG")
+    _course_args(p)
+
+    p = sub.add_parser("demo", help="build a demo class and grade it end to end")
+    p.add_argument("--course-dir", type=Path, help="where to build it (default: a temp dir)")
+    p.add_argument("--workers", type=int, default=2)
+
+    sub.add_parser("lab", help="open JupyterLab on course/")
+
+    args = parser.parse_args(argv)
+    if args.verbose:
+        logging.getLogger("gradkit").addHandler(logging.StreamHandler())
+        logging.getLogger("gradkit").setLevel(logging.INFO)
+    try:
+        return _run(args)
+    except (CourseError, SecretError, FileNotFoundError) as exc:
+        print(f"gradkit: {exc}", file=sys.stderr)
+        return 2
+
+
+def _course_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--course-dir", type=Path, default=Path.cwd(),
+                   help="the TA's course directory (default: the current one)")  # fmt: skip
+    p.add_argument("--db-url", help="gradebook URL (default: sqlite COURSE_DIR/gradebook.db)")
+
+
+def _run(args) -> int:
+    if args.command == "generate":
+        from autograder.generate import generate
+
+        for path in generate(args.assignments or None):
+            print(f"wrote {path}")
+    elif args.command == "autograde":
+        from autograder.autograde import autograde, terminal_progress
+
+        summary = autograde(args.assignment, args.course_dir, workers=args.workers,
+                            force=args.force, timeout=args.timeout, secret=args.secret,
+                            db_url=args.db_url, progress=terminal_progress)  # fmt: skip
+        print(summary.text())
+        return 1 if summary.failed else 0
+    elif args.command == "feedback":
+        from autograder.feedback import feedback
+
+        files = feedback(args.assignment, args.course_dir, db_url=args.db_url)
+        print(f"wrote {len(files)} feedback files under {args.course_dir / 'feedback'}")
+    elif args.command == "report":
+        from autograder.report import write_report
+
+        report = write_report(args.course_dir, db_url=args.db_url)
+        print(report.text())
+        print(f"wrote {report.csv}, {report.stats_csv}, {report.histogram}")
+    elif args.command == "demo":
+        from autograder.demo import run_demo
+
+        run_demo(args.course_dir, workers=args.workers)
+    elif args.command == "lab":
+        return subprocess.call([sys.executable, "-m", "jupyter", "lab", str(RELEASE)])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

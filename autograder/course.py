@@ -1,0 +1,151 @@
+"""Where things live, and nbgrader's configuration for gradkit's pipeline.
+
+The kit's checkout holds solutions/ (nbgrader source) and course/ (release). A TA's
+course directory (submitted/, autograded/, feedback/, gradebook.db) lives anywhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from traitlets.config import Config
+
+REPO = Path(__file__).resolve().parents[1]
+SOLUTIONS = REPO / "solutions"
+RELEASE = REPO / "course"
+CONFIG_FILE = "nbgrader_config.py"
+STATE_DIR = ".gradkit"  # gradkit's own scratch space inside a course directory
+
+EXECUTE = "autograder.preprocessors.GradkitExecute"
+AFTER_EXECUTE = [
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+FEEDBACK = [
+    "nbgrader.preprocessors.GetGrades",
+    "autograder.preprocessors.ScrubHiddenTracebacks",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+
+log = logging.getLogger("gradkit")
+log.addHandler(logging.NullHandler())  # nbgrader's chatter stays quiet unless asked for
+
+
+class CourseError(RuntimeError):
+    """A course directory or assignment that gradkit cannot work with."""
+
+
+def assignments() -> list[str]:
+    """Assignment names in solutions/ (folders holding a notebook)."""
+    return sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def check_assignment(name: str) -> None:
+    if name not in assignments():
+        raise CourseError(
+            f"no assignment {name!r} in {SOLUTIONS}; known: {', '.join(assignments())}."
+        )
+
+
+def nbgrader_config(
+    course_dir: Path,
+    *,
+    db_url: str | None = None,
+    timeout: int = 30,
+    execute: list[str] | None = None,
+) -> Config:
+    """nbgrader Config for a TA's course directory, sourcing assignments from solutions/."""
+    c = Config()
+    c.CourseDirectory.root = str(course_dir)
+    c.CourseDirectory.source_directory = str(SOLUTIONS)
+    c.CourseDirectory.release_directory = str(course_dir / STATE_DIR / "release")
+    if db_url:
+        c.CourseDirectory.db_url = db_url
+    c.Autograde.autograde_preprocessors = (execute or [EXECUTE]) + AFTER_EXECUTE
+    c.GenerateFeedback.preprocessors = FEEDBACK
+    c.Execute.timeout = timeout
+    return c
+
+
+def write_config_file(course_dir: Path, timeout: int = 30) -> Path:
+    """nbgrader_config.py so that plain `nbgrader autograde` in the course dir grades as gradkit.
+
+    The course secret is read from the environment at grading time, never written here.
+    """
+    path = course_dir / CONFIG_FILE
+    text = f"""# Written by gradkit: plain `nbgrader` commands run here grade as `gradkit` does.
+c = get_config()  # noqa: F821
+c.CourseDirectory.source_directory = {str(SOLUTIONS)!r}
+c.CourseDirectory.release_directory = {str(course_dir / STATE_DIR / "release")!r}
+c.Autograde.autograde_preprocessors = {[EXECUTE, *AFTER_EXECUTE]!r}
+c.GenerateFeedback.preprocessors = {FEEDBACK!r}
+c.Execute.timeout = {timeout}
+"""
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path
+
+
+def nbgrader_environment() -> None:
+    """nbgrader runs `alembic` from PATH when it creates a gradebook: put our venv first."""
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
+def course_directory(config: Config, assignment: str, student: str = "*"):
+    from nbgrader.coursedir import CourseDirectory
+
+    cd = CourseDirectory(config=config, log=log)
+    cd.assignment_id = assignment
+    cd.student_id = student
+    return cd
+
+
+def run_converter(kind, config: Config, assignment: str, student: str = "*", force=True):
+    """Run one nbgrader converter class in this process; raises NbGraderException on failure."""
+    from sqlalchemy.exc import SAWarning
+
+    nbgrader_environment()
+    converter = kind(coursedir=course_directory(config, assignment, student), config=config,
+                     log=log)  # fmt: skip
+    converter.force = force
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader's known, harmless session notes
+        converter.start()
+    return converter
+
+
+def register(config: Config, assignment: str) -> None:
+    """Make sure the gradebook knows the assignment and its notebooks (from solutions/)."""
+    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.converters import GenerateAssignment
+
+    nbgrader_environment()
+    with Gradebook(db_url(config)) as gb:
+        try:
+            known = {nb.name for nb in gb.find_assignment(assignment).notebooks}
+        except MissingEntry:
+            known = set()
+    wanted = {p.stem for p in (SOLUTIONS / assignment).glob("*.ipynb")}
+    if wanted and wanted <= known:
+        return
+    run_converter(GenerateAssignment, config, assignment, ".")
+
+
+def _default_db(config: Config) -> str:
+    return f"sqlite:///{Path(config.CourseDirectory.root) / 'gradebook.db'}"
+
+
+def db_url(config: Config) -> str:
+    """The gradebook URL the config points at."""
+    return config.CourseDirectory.get("db_url") or _default_db(config)

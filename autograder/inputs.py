@@ -1,0 +1,83 @@
+"""Inputs the graded functions run on: public ones for self-checks, secret ones per student.
+
+Secret inputs are drawn from a seed derived from the course secret, the assignment, the
+task and the student id, so every student gets different layer sizes, X, Y, parameters
+and λ, and nobody without the secret can reproduce them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from gradlib import nn
+
+SECRET_ENV = "GRADKIT_SECRET"
+PUBLIC_SEED = 2024
+
+
+class SecretError(RuntimeError):
+    """No course secret is configured where one is needed."""
+
+
+@dataclass(frozen=True)
+class NetworkInputs:
+    """One draw of a grading problem for an L-layer network.
+
+    Attributes
+    ----------
+    X : ndarray, shape (n_x, m)
+    Y : ndarray, shape (1, m), labels in {0, 1}
+    params : dict W1 (n1, n_x), b1 (n1, 1), ..., WL (1, n_{L-1}), bL (1, 1)
+    lambd : L2 regularization strength λ ≥ 0
+    """
+
+    X: np.ndarray
+    Y: np.ndarray
+    params: dict
+    lambd: float
+
+    @property
+    def layer_dims(self) -> list[int]:
+        L = len(self.params) // 2
+        return [self.X.shape[0]] + [self.params[f"W{k}"].shape[0] for k in range(1, L + 1)]
+
+
+def course_secret(secret: str | None = None) -> str:
+    """The course secret: the argument, else $GRADKIT_SECRET; an error if neither is set."""
+    secret = secret if secret is not None else os.environ.get(SECRET_ENV)
+    if not secret:
+        raise SecretError(
+            f"no course secret: set the environment variable {SECRET_ENV} (any long random "
+            "string kept out of the students' reach) or pass --secret to gradkit."
+        )
+    return secret
+
+
+def student_seed(secret: str, assignment: str, task: str, student: str) -> int:
+    """A 63-bit seed from the secret and the (assignment, task, student) triple."""
+    text = "\x1f".join([secret, assignment, task, student]).encode()
+    return int.from_bytes(hashlib.sha256(text).digest()[:8], "big") >> 1
+
+
+def draw_network(seed: int, layers: int = 3, lambd: bool = True) -> NetworkInputs:
+    """A random binary-classification problem for a ``layers``-layer network.
+
+    Widths, batch size, data, parameters and λ all come from ``seed``. ReLU kinks crossed
+    by the numeric gradient are handled by the reference check (gradlib.netgrad).
+    """
+    rng = np.random.default_rng(seed)
+    n_x = int(rng.integers(3, 7))
+    widths = [int(w) for w in rng.integers(2, 6, size=layers - 1)] + [1]
+    m = int(rng.integers(5, 11))
+    X = rng.normal(size=(n_x, m))
+    Y = (rng.random(size=(1, m)) < 0.5).astype(float)
+    Y[0, :2] = [0.0, 1.0]  # both classes present
+    params = nn.init_params([n_x, *widths], seed=int(rng.integers(2**31)))
+    for k in range(1, layers + 1):  # non-zero biases so db carries information
+        params[f"b{k}"] = rng.normal(scale=0.5, size=params[f"b{k}"].shape)
+    value = float(np.round(rng.uniform(0.1, 1.0), 3)) if lambd else 0.0
+    return NetworkInputs(X=X, Y=Y, params=params, lambd=value)

@@ -1,0 +1,124 @@
+"""Grades out of the gradebook: grades.csv, per-question statistics, a score histogram."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from autograder.course import nbgrader_environment
+
+
+@dataclass
+class Report:
+    """Scores by (student, assignment) and question, and where they were written."""
+
+    questions: list[tuple[str, str, float]]  # (assignment, grade_id, max points)
+    scores: dict[tuple[str, str], dict[str, float]]  # (student, assignment) -> grade_id -> score
+    csv: Path | None = None
+    stats_csv: Path | None = None
+    histogram: Path | None = None
+
+    def totals(self, assignment: str) -> dict[str, float]:
+        return {s: sum(q.values()) for (s, a), q in self.scores.items() if a == assignment}
+
+    def stats(self) -> list[tuple[str, str, float, float, float, float]]:
+        """(assignment, question, max, mean, min, max scored) per question."""
+        rows = []
+        for assignment, question, most in self.questions:
+            got = [q[question] for (s, a), q in self.scores.items() if a == assignment]
+            if got:
+                rows.append((assignment, question, most, float(np.mean(got)), min(got), max(got)))
+        return rows
+
+    def text(self) -> str:
+        lines = [f"{'assignment':<14}{'question':<22}{'points':>7}{'mean':>7}{'min':>6}{'max':>6}"]
+        for assignment, question, most, mean, low, high in self.stats():
+            lines.append(f"{assignment:<14}{question:<22}{most:>7g}{mean:>7.2f}{low:>6g}{high:>6g}")
+        return "\n".join(lines)
+
+
+def collect(db_url: str) -> Report:
+    """Read every autograded score from the gradebook."""
+    from nbgrader.api import Gradebook
+
+    nbgrader_environment()
+    questions, scores = [], {}
+    with Gradebook(db_url) as gb:
+        for assignment in gb.assignments:
+            for notebook in assignment.notebooks:
+                questions += [(assignment.name, c.name, float(c.max_score))
+                              for c in notebook.grade_cells]  # fmt: skip
+            for sub in gb.assignment_submissions(assignment.name):
+                row = scores.setdefault((sub.student_id, assignment.name), {})
+                for nb in sub.notebooks:
+                    row.update({g.name: float(g.score) for g in nb.grades})
+    return Report(questions, scores)
+
+
+def write_report(course_dir, db_url: str | None = None) -> Report:
+    """grades.csv, question_stats.csv and score_histogram.png in ``course_dir``."""
+    course_dir = Path(course_dir).resolve()
+    db_url = db_url or f"sqlite:///{course_dir / 'gradebook.db'}"
+    if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///") :]).is_file():
+        raise FileNotFoundError(
+            f"no gradebook at {db_url[len('sqlite:///') :]}: run `gradkit autograde` first "
+            "(or pass --db-url)."
+        )
+    report = collect(db_url)
+    report.csv = course_dir / "grades.csv"
+    with report.csv.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "assignment", "question", "score", "max_score"])
+        limits = {(a, q): m for a, q, m in report.questions}
+        for (student, assignment), row in sorted(report.scores.items()):
+            for question, score in sorted(row.items()):
+                writer.writerow([student, assignment, question, score,
+                                 limits.get((assignment, question), "")])  # fmt: skip
+    report.stats_csv = course_dir / "question_stats.csv"
+    with report.stats_csv.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["assignment", "question", "max_points", "mean", "min", "max"])
+        writer.writerows(report.stats())
+    report.histogram = _histogram(report, course_dir / "score_histogram.png")
+    return report
+
+
+def _histogram(report: Report, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    assignments = sorted({a for _, a in report.scores})
+    n = max(1, len(assignments))
+    fig, axes = plt.subplots(1, n, figsize=(5 * n, 3.5), squeeze=False)
+    for ax, assignment in zip(axes[0], assignments, strict=False):
+        totals = list(report.totals(assignment).values())
+        most = sum(m for a, _, m in report.questions if a == assignment)
+        ax.hist(totals, bins=np.linspace(0, max(most, 1), 11), color="#4c72b0", edgecolor="white")
+        ax.set_title(f"{assignment}: total scores")
+        ax.set_xlabel(f"points (of {most:g})")
+        ax.set_ylabel("students")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def diagnoses(course_dir, assignment: str) -> dict[str, dict[str, str]]:
+    """student -> grade_id -> the first ✗ line of gradkit's feedback (empty when all ✓)."""
+    found = {}
+    for path in sorted(Path(course_dir).glob(f"autograded/*/{assignment}/*.ipynb")):
+        student = path.parent.parent.name
+        cells = json.loads(path.read_text())["cells"]
+        for cell in cells:
+            info = cell.get("metadata", {}).get("gradkit")
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if info and grade_id:
+                bad = [line for line in info.get("lines", []) if line.startswith("✗")]
+                found.setdefault(student, {})[grade_id] = bad[0] if bad else ""
+    return found

@@ -1,0 +1,99 @@
+"""The job of one worker: execute one submission, return the executed notebooks.
+
+A pure job: the submission and a template gradebook go in (copied into a private
+directory), the executed notebooks come out as text. It never touches the course's
+gradebook, so any number of workers may run at once, on this machine or on a cluster
+(the executor is the caller's choice).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.course import EXECUTE, nbgrader_config, run_converter
+
+
+@dataclass(frozen=True)
+class Job:
+    """One submission to execute.
+
+    Attributes
+    ----------
+    assignment, student : names as in submitted/STUDENT/ASSIGNMENT
+    submission : folder of the submitted files
+    template_db : a gradebook file that knows the assignment (copied, never written)
+    secret : course secret for the per-student inputs
+    timeout : seconds per cell
+    """
+
+    assignment: str
+    student: str
+    submission: str
+    template_db: str
+    secret: str
+    timeout: int = 30
+
+
+@dataclass
+class Executed:
+    """What a worker returns: executed notebooks by name, or the error that stopped it."""
+
+    student: str
+    ok: bool
+    notebooks: dict[str, str] = field(default_factory=dict)
+    error: str = ""
+    seconds: float = 0.0
+
+
+def execute_submission(job: Job) -> Executed:
+    """Run nbgrader's Autograde with only GradkitExecute on a private copy of the submission."""
+    from nbgrader.converters import Autograde
+
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=f"gradkit-{job.student}-") as tmp:
+        root = Path(tmp)
+        shutil.copytree(job.submission, root / "submitted" / job.student / job.assignment)
+        shutil.copy(job.template_db, root / "gradebook.db")
+        config = nbgrader_config(root, timeout=job.timeout)
+        config.Autograde.autograde_preprocessors = [EXECUTE]  # execution only: no scoring here
+        config.GradkitExecute.secret = job.secret
+        errors, handler = _capture_log()
+        try:
+            run_converter(Autograde, config, job.assignment, job.student)
+        except Exception as exc:  # nbgrader reports per-notebook failures this way
+            detail = errors.getvalue().strip().splitlines()
+            reason = _first_reason(detail) or f"{type(exc).__name__}: {exc}"
+            return Executed(job.student, False, error=reason, seconds=time.perf_counter() - start)
+        finally:
+            logging.getLogger("gradkit").removeHandler(handler)
+        out = root / "autograded" / job.student / job.assignment
+        notebooks = {p.stem: p.read_text() for p in sorted(out.glob("*.ipynb"))}
+    return Executed(job.student, True, notebooks, seconds=time.perf_counter() - start)
+
+
+def _capture_log() -> tuple[io.StringIO, logging.Handler]:
+    """nbgrader's error log of this job, to say why a submission could not be run."""
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setLevel(logging.ERROR)
+    logging.getLogger("gradkit").addHandler(handler)
+    return buffer, handler
+
+
+def _first_reason(lines: list[str]) -> str:
+    """The most telling line of nbgrader's error log (the exception that stopped it)."""
+    for line in reversed(lines):
+        text = line.strip()
+        if (
+            text
+            and not text.startswith(("Traceback", "File ", "^", "During handling"))
+            and ("Error" in text or "Exception" in text)
+        ):
+            return text
+    return ""

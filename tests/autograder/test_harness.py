@@ -1,0 +1,67 @@
+"""Does only data travel back from the kernel, and does it survive the trip intact?"""
+
+import io
+from contextlib import redirect_stdout
+
+import numpy as np
+
+from autograder.harness import Unreadable, decode_value, kernel_code, new_nonce, read_answer
+
+
+def _run(call, inputs, namespace=None):
+    nonce = new_nonce()
+    out = io.StringIO()
+    with redirect_stdout(out):
+        exec(kernel_code(call, inputs, nonce), namespace if namespace is not None else {})
+    return read_answer(out.getvalue(), nonce)
+
+
+def test_arrays_dicts_and_scalars_round_trip_exactly():
+    rng = np.random.default_rng(0)
+    inputs = {"X": rng.normal(size=(3, 4)), "params": {"W1": rng.normal(size=(2, 3))}, "lambd": 0.7}
+    answer = _run('_out = {"dW1": _in["params"]["W1"] * 2, "X": _in["X"], "l": _in["lambd"],'
+                  ' "t": (1, "a"), "s": {"dW2"}}', inputs)  # fmt: skip
+    assert answer.ok
+    np.testing.assert_array_equal(answer.value["dW1"], inputs["params"]["W1"] * 2)
+    np.testing.assert_array_equal(answer.value["X"], inputs["X"])
+    assert answer.value["l"] == 0.7
+    assert answer.value["t"] == (1, "a") or answer.value["t"] == (1.0, "a")
+    assert answer.value["s"] == {"dW2"}
+
+
+def test_an_exception_in_the_student_code_is_reported_not_raised():
+    answer = _run("_out = 1 / 0", {})
+    assert not answer.ok
+    assert answer.error.startswith("ZeroDivisionError")
+
+
+def test_objects_that_are_not_numbers_come_back_as_unreadable():
+    answer = _run("_out = object()", {})
+    assert answer.ok and isinstance(answer.value, Unreadable)
+    assert answer.value.type == "object"
+
+
+def test_a_fake_array_is_turned_into_its_numbers():
+    # an object with a lying __eq__ and an __array__: only the numbers travel back
+    code = """
+class Fake:
+    def __eq__(self, other): return True
+    def __array__(self, dtype=None, copy=None):
+        import numpy
+        return numpy.full((2, 2), 7.0)
+_out = Fake()
+"""
+    answer = _run(code, {})
+    np.testing.assert_array_equal(answer.value, np.full((2, 2), 7.0))
+
+
+def test_no_answer_without_the_nonce():
+    answer = read_answer('GRADKIT-deadbeef:{"ok": true, "value": 1}\n', new_nonce())
+    assert not answer.ok and "no answer back" in answer.error
+
+
+def test_corrupt_array_data_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError):
+        decode_value({"__nd__": [3, 3], "data": "AAAA"})

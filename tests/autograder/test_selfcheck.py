@@ -1,0 +1,80 @@
+"""Does the visible self-check explain, block by block, what is wrong?"""
+
+import pytest
+
+import autograder
+
+SHORTCUT = """
+import autograder
+def backward_fixed(X, Y, parameters):
+    import gradlib.nn as _n  # not allowed: the reference
+    return _n.network_gradients(parameters, X, Y)
+result = autograder.check(backward_fixed)
+"""
+
+MINE = """
+import numpy as np
+import autograder
+
+def backward_fixed(X, Y, parameters):
+    m = X.shape[1]
+    W1, b1, W2, b2, W3, b3 = (parameters[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3"))
+    Z1 = W1 @ X + b1; A1 = np.maximum(0, Z1)
+    Z2 = W2 @ A1 + b2; A2 = np.maximum(0, Z2)
+    Z3 = W3 @ A2 + b3; A3 = 1 / (1 + np.exp(-Z3))
+    dZ3 = A3 - Y
+    dW3 = dZ3 @ A2.T / m; db3 = dZ3.sum(1, keepdims=True) / m
+    dZ2 = (W3.T @ dZ3) * (Z2 > 0)
+    dW2 = dZ2 @ A1.T / m * FACTOR; db2 = dZ2.sum(1, keepdims=True) / m
+    dZ1 = (W2.T @ dZ2) * (Z1 > 0)
+    dW1 = dZ1 @ X.T / m; db1 = dZ1.sum(1, keepdims=True) / m
+    return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2, "dW3": dW3, "db3": db3}
+
+result = autograder.check(backward_fixed)
+"""
+
+
+def _run(code, **names):
+    namespace = dict(names)
+    exec(code, namespace)
+    return namespace
+
+
+def test_a_correct_function_passes():
+    result = _run(MINE, FACTOR=1.0)["result"]
+    assert result.passed
+    assert "all checks pass" in result.summary()
+    assert "✓ dW2" in result._repr_html_()
+
+
+def test_a_bug_is_named_with_its_block_and_diagnosis():
+    result = _run(MINE, FACTOR=2.0)["result"]
+    assert not result.passed
+    bad = [line for line in result.score.lines if line.startswith("✗")]
+    assert len(bad) == 1 and bad[0].startswith("✗ dW2:")
+    assert "2" in bad[0] and "worst dW2[" in bad[0]
+
+
+def test_assert_passes_raises_with_the_diagnosis():
+    namespace = _run(MINE, FACTOR=2.0)
+    with pytest.raises(AssertionError, match="dW2"):
+        exec("autograder.assert_passes(backward_fixed)", namespace)
+
+
+def test_assert_passes_refuses_to_grade_inside_plain_nbgrader(monkeypatch):
+    namespace = _run(MINE, FACTOR=1.0)
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    with pytest.raises(RuntimeError, match="gradkit autograde"):
+        exec("autograder.assert_passes(backward_fixed)", namespace)
+
+
+def test_the_self_check_reports_a_missing_function():
+    namespace = {"autograder": autograder}
+    exec("result = autograder.check('buggy_blocks')", namespace)
+    assert "not defined" in namespace["result"].score.lines[0]
+
+
+def test_calling_the_reference_earns_nothing_even_with_right_numbers():
+    result = _run(SHORTCUT)["result"]
+    assert result.score.points == 0.0
+    assert any("called gradlib.nn.network_gradients" in line for line in result.score.lines)

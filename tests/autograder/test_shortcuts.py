@@ -1,0 +1,64 @@
+"""Do the reference solution, autograd and numeric differentiation earn nothing?"""
+
+import io
+from contextlib import redirect_stdout
+
+from autograder.harness import kernel_code, new_nonce, read_answer
+from autograder.shortcuts import static_shortcuts, tripwire_code
+
+SETUP = "import numpy as np\nimport gradlib\nfrom gradlib import check_gradients\n"
+
+
+def test_calling_the_reference_backward_is_found_through_aliases():
+    cells = [
+        SETUP,
+        "import gradlib.nn as ref\n",
+        "def helper(c):\n    return ref.backward(*c)\n",
+        "def L_model_backward(AL, Y, caches, lambd):\n    return helper((AL, Y, caches))\n",
+    ]
+    reasons = static_shortcuts(cells, ("L_model_backward",))
+    assert reasons == ["helper uses the reference backward (gradlib.nn.backward)"]
+
+
+def test_numeric_differentiation_and_autograd_are_found():
+    cells = [
+        SETUP,
+        "from gradlib import numerical_gradient as ng\nimport torch\n",
+        "def bw(X):\n    torch.tensor(X)\n    return ng(lambda t: 0.0, X)\n",
+    ]
+    reasons = static_shortcuts(cells, ("bw",))
+    assert "bw uses PyTorch autograd" in reasons
+    assert "bw uses numeric differentiation (gradlib.numerical_gradient)" in reasons
+
+
+def test_dynamic_code_and_complex_step_are_found():
+    cells = ["def bw(x):\n    return eval('x') + (x + 1e-20j).imag\n"]
+    reasons = static_shortcuts(cells, ("bw",))
+    assert any("eval()" in r for r in reasons)
+    assert any("complex" in r for r in reasons)
+
+
+def test_gradlib_outside_the_graded_function_is_fine():
+    cells = [
+        SETUP,
+        "def bw(x):\n    return 2 * x\n",
+        "check_gradients(lambda t: t @ t, np.ones(2), bw(np.ones(2)))\n",
+    ]
+    assert static_shortcuts(cells, ("bw",)) == []
+
+
+def test_tripwires_record_calls_made_while_graded():
+    namespace = {}
+    call = (
+        "import gradlib.nn\n_f = gradlib.nn.backward\n_out = 1.0\n"
+        "try:\n    _f(None, None, [])\nexcept Exception:\n    pass"
+    )
+    nonce = new_nonce()
+    out = io.StringIO()
+    with redirect_stdout(out):
+        exec(kernel_code(tripwire_code(call), {}, nonce), namespace)
+    answer = read_answer(out.getvalue(), nonce)
+    assert answer.tripped == ("gradlib.nn.backward",)
+    import gradlib.nn
+
+    assert gradlib.nn.backward.__name__ == "backward"  # restored afterwards

@@ -1,0 +1,113 @@
+"""Are gradients scored block by block against the reference, with honest feedback?"""
+
+import numpy as np
+import pytest
+
+from autograder.assignments import backprop, find_task, tasks_for
+from autograder.harness import Unreadable
+from autograder.inputs import SecretError, course_secret, draw_network, student_seed
+from gradlib import nn, numerical_gradient, params_to_vector, vector_to_params
+
+TASK = backprop.TASKS["test_backward"]
+
+
+def _inputs(seed=5):
+    return TASK.draw(seed)
+
+
+def _reference(inputs):
+    return nn.network_gradients(inputs["params"], inputs["X"], inputs["Y"], lambd=inputs["lambd"])
+
+
+def test_correct_gradients_earn_every_block():
+    inputs = _inputs()
+    score = TASK.score(_reference(inputs), inputs, 6.0)
+    assert score.points == 6.0 and score.full
+    assert set(score.blocks) == {"W1", "b1", "W2", "b2", "W3", "b3"}
+    assert all(line.startswith("✓") for line in score.lines)
+
+
+@pytest.mark.parametrize("block", ["dW1", "db2", "dW3"])
+def test_a_bug_loses_exactly_its_block(block):
+    inputs = _inputs()
+    grads = _reference(inputs)
+    grads[block] = 2 * grads[block]
+    score = TASK.score(grads, inputs, 6.0)
+    assert score.points == 5.0
+    assert score.blocks[block[1:]] == 0.0
+    bad = [line for line in score.lines if line.startswith("✗")]
+    assert len(bad) == 1 and bad[0].startswith(f"✗ {block}:")
+
+
+def test_missing_nan_and_misshapen_blocks_get_zero_with_a_reason():
+    inputs = _inputs()
+    grads = _reference(inputs)
+    del grads["db1"]
+    grads["dW2"] = grads["dW2"].T
+    grads["db3"] = np.full_like(grads["db3"], np.nan)
+    score = TASK.score(grads, inputs, 6.0)
+    assert score.points == 3.0
+    text = "\n".join(score.lines)
+    assert "db1 is missing" in text
+    assert "dW2 has shape" in text and "transposed" in text
+    assert "db3 contains NaN" in text
+
+
+def test_wrong_types_earn_nothing():
+    inputs = _inputs()
+    assert TASK.score([1, 2], inputs, 6.0).points == 0.0
+    assert TASK.score({"dW1": Unreadable("Fake", "Fake()", "no")}, inputs, 6.0).points == 0.0
+
+
+def test_numeric_differentiation_instead_of_backprop_earns_nothing():
+    inputs = _inputs()
+    theta, spec = params_to_vector(inputs["params"])
+
+    def J(t):
+        return nn.network_cost(vector_to_params(t, spec), inputs["X"], inputs["Y"],
+                               lambd=inputs["lambd"])  # fmt: skip
+
+    numeric = vector_to_params(numerical_gradient(J, theta), spec)
+    score = TASK.score({"d" + k: v for k, v in numeric.items()}, inputs, 6.0)
+    assert score.points == 0.0
+    assert "Numeric differentiation" in score.lines[-1]
+
+
+def test_value_tasks_compare_with_the_reference():
+    task = backprop.TASKS["test_cost"]
+    inputs = task.draw(3)
+    truth = nn.cost(inputs["AL"], inputs["Y"], inputs["params"], lambd=inputs["lambd"])
+    assert task.score(truth, inputs, 2.0).points == 2.0
+    wrong = task.score(truth + 0.01, inputs, 2.0)
+    assert wrong.points == 0.0 and "yours" in wrong.lines[0]
+
+
+def test_buggy_blocks_partial_credit():
+    task = backprop.TASKS["test_buggy_blocks"]
+    assert task.score({"dW2", "db1"}, {}, 2.0).points == 2.0
+    assert task.score({"W2", "b1"}, {}, 2.0).points == 2.0
+    assert task.score({"dW2"}, {}, 2.0).points == 1.0
+    assert task.score({"dW2", "dW1"}, {}, 2.0).points == 0.0
+
+
+def test_inputs_differ_per_student_and_need_the_secret():
+    a = student_seed("s3cret", "04-backprop", "test_backward", "ada")
+    b = student_seed("s3cret", "04-backprop", "test_backward", "bob")
+    assert a != b and a == student_seed("s3cret", "04-backprop", "test_backward", "ada")
+    assert a != student_seed("other", "04-backprop", "test_backward", "ada")
+    da, db = draw_network(a), draw_network(b)
+    assert da.X.shape != db.X.shape or not np.array_equal(da.X, db.X)
+    with pytest.raises(SecretError, match="GRADKIT_SECRET"):
+        course_secret("")
+
+
+def test_every_graded_cell_of_the_source_has_a_task():
+    import nbformat
+
+    from autograder.course import SOLUTIONS
+
+    nb = nbformat.read(SOLUTIONS / "04-backprop" / "04-backprop.ipynb", as_version=4)
+    graded = {c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+              if c.metadata.get("nbgrader", {}).get("grade")}  # fmt: skip
+    assert graded == set(tasks_for("04-backprop"))
+    assert find_task("L_model_backward")[0] == "04-backprop"
