@@ -32,8 +32,8 @@ Left over: ``elements`` when a few entries are off and the rest match, else ``ot
 Choices: a db off by exactly m (np.mean for np.sum, a missing 1/m) is ``scale``, not
 bias_reduction; a db taken from one column of dZ has no signature in N alone (``other``).
 Entries with a NaN numeric value (fast mode) or marked as kinks are not judged; the
-whole-block hypotheses (swapped, transpose, bias_reduction, elements) need every entry
-judged, and a block with no judged entry gets no finding.
+whole-block hypotheses (swapped, transpose, bias_reduction, elements) need a numeric value
+for every entry, and a block with no judged entry gets no finding.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class _Block:
     N: np.ndarray
     W: np.ndarray
     judged: np.ndarray  # bool: finite numeric value and not a kink
-    full: bool  # every entry judged
+    full: bool  # every entry has a numeric value (kinks aside): no NaN from fast mode
 
 
 @dataclass
@@ -136,7 +136,7 @@ def _block(report: GradCheckReport, name: str, kinks: np.ndarray) -> _Block:
         N=np.where(judged, result.numeric, 0.0),
         W=report.theta[part].reshape(result.shape),
         judged=judged,
-        full=bool(judged.all()),
+        full=bool(np.isfinite(result.numeric).all()),
     )
 
 
@@ -172,7 +172,7 @@ def _scale(blk: _Block, case: _Case) -> _Kind | None:
     a, n = blk.A[blk.judged], blk.N[blk.judged]
     c = float(a @ n / (n @ n)) if n @ n else 0.0
     if blk.judged.sum() < MIN_FREE:  # too few entries to fit: a recognised factor only
-        c = next((k for k in [*_simple(c), *case.factors] if case.close(c, k)), 0.0)
+        c = next((k for k in [-1.0, *_simple(c), *case.factors] if case.close(c, k)), 0.0)
     if not c or not case.fits(blk, c * blk.N):
         return None
     case.factors.append(c)
@@ -283,10 +283,14 @@ def _layer_kinds(rest: list[_Block], case: _Case) -> dict[str, _Kind]:
     below = [n for n, layer in layered.items() if layer < top]
     if any(n not in layered for n in names) or (len(names) < 2 and not below):
         return {}
+    last = max(sort_key(b.name)[1] for b in case.report.blocks)
     dz = (
         f"wrong in no simple pattern, like every block of layer {top}, while the layers "
         f"above are right: the error enters at dZ{top} — check g'(Z{top}) (tanh: 1 − A², "
         "ReLU: Z > 0) and the dropout mask."
+        if top < last
+        else f"wrong in no simple pattern, like every block of the output layer {top}: the "
+        f"error is in dZ{top}, which is (A{top} − Y)/m for each output paired with its loss."
     )
     found = {n: ("dZ", f"d{n} is {dz}") for n in names}
     why = f"inherits the error at dZ{top} (layer {top}); fix that first."
@@ -294,16 +298,17 @@ def _layer_kinds(rest: list[_Block], case: _Case) -> dict[str, _Kind]:
 
 
 def _elements(blk: _Block, case: _Case) -> _Kind | None:
-    d = np.abs(blk.A - blk.N).ravel()
-    off = d > 1e-3 * d.max()
-    if blk.A.size < 4 or not blk.full or off.sum() > d.size // 2:
+    judged = blk.judged.ravel()
+    d = np.where(judged, np.abs(blk.A - blk.N).ravel(), 0.0)
+    off, n = d > 1e-3 * d.max(), int(judged.sum())
+    if n < 4 or not blk.full or off.sum() > n // 2:
         return None
-    if _rel(blk.A.ravel()[~off], blk.N.ravel()[~off]) > case.tol:
+    if _rel(blk.A.ravel()[judged & ~off], blk.N.ravel()[judged & ~off]) > case.tol:
         return None  # the rest does not match either
     labels = [case.report.spec.label(blk.start + int(i)) for i in np.argsort(-d)[: off.sum()]]
     verb = "is" if len(labels) == 1 else "are"
     return "elements", (
-        f"only {len(labels)} of {d.size} entries of d{blk.name} {verb} off "
+        f"only {len(labels)} of {n} entries of d{blk.name} {verb} off "
         f"({listing(labels)}); the rest match: an index or loop-bound slip?"
     )
 

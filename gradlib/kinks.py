@@ -48,7 +48,7 @@ def kink_findings(report: GradCheckReport) -> list[Finding]:
             "kink",
             f"{len(labels)} entr{'y' if len(labels) == 1 else 'ies'} ({listing(labels)}) moved "
             "a ReLU/max input across its kink, where the numeric derivative is meaningless; "
-            "they were left out of the verdict. Not a bug.",
+            f"{'it was' if len(labels) == 1 else 'they were'} left out of the verdict. Not a bug.",
         )
         for name, labels in by_block.items()
     ]
@@ -101,6 +101,7 @@ def crossed_kinks(
     *,
     j0: float,
     eps: float,
+    label: Callable[[int], str] = "theta.flat[{}]".format,
 ) -> np.ndarray:
     """Which candidate entries disagree only because their step crossed a kink of J.
 
@@ -111,6 +112,7 @@ def crossed_kinks(
     candidates : flat indices to examine, shape (k,)
     j0 : J(θ)
     eps : base step h of the numeric gradient; entry i used h · max(1, |θᵢ|)
+    label : names a flat index in error messages, e.g. spec.label
 
     Returns
     -------
@@ -128,7 +130,8 @@ def crossed_kinks(
         values = []
         for step in (s, -s):
             buffer[i] = x + step
-            values.append(scalar_value(J(buffer), f"at theta with entry {i} moved by {step:+.3g}"))
+            where = f"at theta with {label(int(i))} moved by {step:+.3g}"
+            values.append(scalar_value(J(buffer), where))
         buffer[i] = x
         right = (values[0] - j0) / ((x + s) - x)
         left = (j0 - values[1]) / (x - (x - s))
@@ -148,7 +151,10 @@ def black_box_kinks(J: Callable[[np.ndarray], float], report: GradCheckReport, j
     analytic = np.concatenate([b.analytic.ravel() for b in report.blocks])
     numeric = np.concatenate([b.numeric.ravel() for b in report.blocks])
     candidates = suspects(report)
-    mask = crossed_kinks(J, report.theta, analytic, numeric, candidates, j0=j0, eps=report.eps)
+    mask = crossed_kinks(
+        J, report.theta, analytic, numeric, candidates, j0=j0, eps=report.eps,
+        label=report.spec.label,
+    )  # fmt: skip
     return mask, 2 * len(candidates)
 
 

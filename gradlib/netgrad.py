@@ -22,17 +22,22 @@ meaningful.
 
 from __future__ import annotations
 
-import inspect
 from math import ceil
 
 import numpy as np
 
-from gradlib.errors import GradCheckError, require_finite
+from gradlib.errors import GradCheckError, require_finite, warn_if_low_precision
 from gradlib.gradcheck import make_report
 from gradlib.layers import KINKED, activation_forward, apply_dropout, linear_forward
 from gradlib.layers import loss_from_logits as data_loss
-from gradlib.nn import check_network as check_shapes
-from gradlib.nn import check_targets, cost_from_caches, forward, l2_penalty, square_norm
+from gradlib.nn import (
+    check_shapes,
+    check_targets,
+    cost_from_caches,
+    forward,
+    l2_penalty,
+    square_norm,
+)
 from gradlib.numdiff import _steps
 from gradlib.report import GradCheckReport
 from gradlib.unroll import grads_to_vector, params_to_vector
@@ -98,20 +103,27 @@ def check_network(
     dtheta = grads_to_vector(grads, spec)
     require_finite(dtheta, "grads", lambda i: "d" + spec.label(i))
     r = _differences(params, X, Y, hidden, output, lambd, keep_prob, dropout_seed, eps)
-    extra = {}
-    if "context" in inspect.signature(make_report).parameters:
-        extra["context"] = {"m": np.shape(X)[-1], "lambd": lambd}
     return make_report(
-        spec, theta, dtheta, r["numeric"], r["j0"], eps, "central", r["evaluations"],
-        kinks=r["kinks"], worst=worst, **extra,
-    )  # fmt: skip
+        spec,
+        theta,
+        dtheta,
+        r["numeric"],
+        r["j0"],
+        eps,
+        "central",
+        r["evaluations"],
+        kinks=r["kinks"],
+        worst=worst,
+        context={"m": np.shape(X)[-1], "lambd": lambd},
+    )
 
 
 def _differences(params, X, Y, hidden, output, lambd, keep_prob, dropout_seed, eps) -> dict:
     """θ's spec, numeric gradient and kinks (shape (n,)), J(θ) and the work done."""
-    X, L = check_shapes(X, params)
+    X = check_shapes(X, params)[0]
     theta, spec = params_to_vector(params)
     require_finite(theta, "theta", spec.label)
+    warn_if_low_precision(theta, "params")
     require_finite(X, "X")
     _, caches = forward(X, params, hidden, output, keep_prob, dropout_seed)
     Y = check_targets(Y, caches[-1]["activation"][1].shape, output)
@@ -149,41 +161,57 @@ class _Run:
         sizes = [c["linear"][1].size * self.m for c in caches]  # multiply-adds of each product
         self.above = [sum(sizes[k:]) for k in range(1, self.L + 1)]  # of layers above l
         self.forward_macs = sum(sizes)
-        self.macs = 2 * self.forward_macs  # the unperturbed pass and W_l A_{l-1} for each l
+        self.macs = 2 * self.forward_macs  # the unperturbed pass, and W_l A_{l-1} for the b_l
         widest = max(c["linear"][1].shape[0] for c in caches)
         self.batch = max(1, BATCH_ELEMENTS // (widest * self.m))
 
     def all_layers(self, spec, plus, minus):
-        """Yield (θ indices, J at θ + h, J at θ − h, kink) for batches of every block."""
+        """Yield (θ indices, J at θ + h, J at θ − h, kink) batch by batch, for every block.
+
+        ``plus`` and ``minus`` are the perturbed values θ + h and θ − h of every entry.
+        """
         for layer in range(1, self.L + 1):
-            A_prev, W, b = self.caches[layer - 1]["linear"]
-            w_at, b_at = spec.block(f"W{layer}"), spec.block(f"b{layer}")
-            n_l, n_prev = W.shape
-            product = W @ A_prev  # what linear_forward adds b to
-            row_sums = np.sum(np.square(W), axis=-1)  # the inner sums of square_norm
-            columns = max(1, self.batch // n_l)
-            for start in range(0, n_prev, columns):
-                cols = np.arange(start, min(start + columns, n_prev))
-                rows = np.tile(np.arange(n_l), cols.size)
-                idx = w_at.start + rows * n_prev + np.repeat(cols, n_l)
-                out = []
-                for values in (plus, minus):
-                    stacked = np.repeat(W[None], cols.size, axis=0)
-                    stacked[np.arange(cols.size), :, cols] = values[w_at].reshape(W.shape)[:, cols].T
-                    Z_rows = linear_forward(A_prev, stacked, b)[0].reshape(-1, self.m)
+            yield from self._weights(layer, spec.block(f"W{layer}"), plus, minus)
+            yield self._biases(layer, spec.block(f"b{layer}"), plus, minus)
+
+    def _weights(self, layer, at, plus, minus):
+        """Batches of W_layer's entries (slice ``at`` of θ), a group of columns at a time."""
+        A_prev, W, b = self.caches[layer - 1]["linear"]
+        n_l, n_prev = W.shape
+        row_sums = np.sum(np.square(W), axis=-1)  # the inner sums of nn.square_norm
+        group = max(1, self.batch // n_l)
+        for start in range(0, n_prev, group):
+            cols = np.arange(start, min(start + group, n_prev))
+            rows = np.tile(np.arange(n_l), cols.size)  # entry (rows[k], cols[k // n_l])
+            idx = at.start + rows * n_prev + np.repeat(cols, n_l)
+            results = []
+            for values in (plus, minus):
+                # W_layer with all of column c moved: row r of its product is the black
+                # box's row r of Z_layer when W_layer[r, c] alone moves.
+                moved = np.repeat(W[None], cols.size, axis=0)
+                moved[np.arange(cols.size), :, cols] = values[at].reshape(W.shape)[:, cols].T
+                Z_rows = linear_forward(A_prev, moved, b)[0].reshape(-1, self.m)
+                norm = None
+                if self.lambd:  # nn.square_norm of each moved W_layer, from its row sums
                     sums = np.repeat(row_sums[None], idx.size, axis=0)
-                    sums[np.arange(idx.size), rows] = np.sum(np.square(stacked), axis=-1).ravel()
-                    out.append(self._evaluate(layer, rows, Z_rows, np.sum(sums, axis=-1)))
-                self.macs += 2 * cols.size * W.size * self.m + 2 * idx.size * self.above[layer - 1]
-                yield idx, out[0][0], out[1][0], out[0][1] | out[1][1]
-            rows = np.arange(n_l)
-            idx = b_at.start + rows
-            out = [
-                self._evaluate(layer, rows, product + values[b_at].reshape(b.shape), None)
-                for values in (plus, minus)
-            ]
-            self.macs += 2 * n_l * self.above[layer - 1]
-            yield idx, out[0][0], out[1][0], out[0][1] | out[1][1]
+                    sums[np.arange(idx.size), rows] = np.sum(np.square(moved), axis=-1).ravel()
+                    norm = np.sum(sums, axis=-1)
+                results.append(self._evaluate(layer, rows, Z_rows, norm))
+            self.macs += 2 * cols.size * W.size * self.m + 2 * idx.size * self.above[layer - 1]
+            (jp, kp), (jm, km) = results
+            yield idx, jp, jm, kp | km
+
+    def _biases(self, layer, at, plus, minus):
+        """One batch of b_layer's entries (slice ``at`` of θ)."""
+        A_prev, W, b = self.caches[layer - 1]["linear"]
+        product = W @ A_prev  # linear_forward's product, before b is added
+        rows = np.arange(b.shape[0])
+        (jp, kp), (jm, km) = (
+            self._evaluate(layer, rows, product + values[at].reshape(b.shape), None)
+            for values in (plus, minus)
+        )
+        self.macs += 2 * rows.size * self.above[layer - 1]
+        return at.start + rows, jp, jm, kp | km
 
     def _evaluate(self, layer, rows, Z_rows, norm):
         """J and kink flags, shape (B,), for B passes that differ from the unperturbed one
@@ -192,7 +220,9 @@ class _Run:
         J, kink = [], []
         for s in range(0, rows.size, self.batch):
             part = slice(s, s + self.batch)
-            j, k = self._passes(layer, rows[part], Z_rows[part], None if norm is None else norm[part])
+            j, k = self._passes(
+                layer, rows[part], Z_rows[part], None if norm is None else norm[part]
+            )
             J.append(j)
             kink.append(k)
         return np.concatenate(J), np.concatenate(kink)

@@ -11,6 +11,8 @@ the ``output`` activation with its loss (see gradlib.layers). The cost is
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 
 from gradlib.errors import GradCheckError, as_float_array
@@ -88,7 +90,7 @@ def forward(
         (name, Z, A) — for layer L (output name, Z_L, A_L) — and "dropout" (mask, keep_prob)
         or None
     """
-    X, L = check_network(X, params)
+    X, L = check_shapes(X, params)
     check_name(hidden, HIDDEN, "hidden activation")
     check_name(output, OUTPUTS, "output")
     _check_dropout(keep_prob, dropout_seed)
@@ -147,18 +149,18 @@ def backward(AL, Y, caches: list, lambd: float = 0.0) -> dict[str, np.ndarray]:
     output = caches[-1]["activation"][0]
     Y = check_targets(Y, np.shape(AL), output)
     m = Y.shape[1]
-    grads, dZ = {}, output_backward(AL, Y)
-    for layer in range(len(caches), 0, -1):
-        cache = caches[layer - 1]
-        if layer < len(caches):
-            if cache["dropout"] is not None:
-                dA = dropout_backward(dA, cache["dropout"])
-            dZ = activation_backward(dA, cache["activation"])
-        dA, dW, db = linear_backward(dZ, cache["linear"])
+    L, grads, dZ = len(caches), {}, output_backward(AL, Y)
+    for layer in range(L, 0, -1):
+        dA_prev, dW, db = linear_backward(dZ, caches[layer - 1]["linear"])
         if lambd:
-            dW = dW + (lambd / m) * cache["linear"][1]
+            dW = dW + (lambd / m) * caches[layer - 1]["linear"][1]
         grads[f"dW{layer}"], grads[f"db{layer}"] = dW, db
-    return dict(sorted(grads.items(), key=lambda kv: (int(kv[0][2:]), kv[0][1])))
+        if layer > 1:
+            below = caches[layer - 2]
+            if below["dropout"] is not None:
+                dA_prev = dropout_backward(dA_prev, below["dropout"])
+            dZ = activation_backward(dA_prev, below["activation"])
+    return {k: grads[k] for layer in range(1, L + 1) for k in (f"dW{layer}", f"db{layer}")}
 
 
 def network_cost(
@@ -221,7 +223,7 @@ def l2_penalty(norms: list, lambd: float, m: int):
     return lambd * total / (2 * m)
 
 
-def check_network(X, params) -> tuple[np.ndarray, int]:
+def check_shapes(X, params) -> tuple[np.ndarray, int]:
     """Check that X (n_x, m) and params W1, b1, ..., WL, bL fit together; return X and L."""
     X = as_float_array(X, "X")
     if X.ndim != 2:
@@ -231,7 +233,8 @@ def check_network(X, params) -> tuple[np.ndarray, int]:
         )
     if not isinstance(params, dict) or not params:
         raise GradCheckError("params must be a non-empty dict {'W1': ..., 'b1': ..., ...}.")
-    L = len(params) // 2
+    numbered = [k[1:] for k in params if isinstance(k, str) and k[:1] in ("W", "b")]
+    L = max((int(n) for n in numbered if n.isdigit()), default=1)
     expected = {f"{p}{layer}" for layer in range(1, L + 1) for p in "Wb"}
     if set(params) != expected:
         missing, extra = sorted(expected - set(params)), sorted(set(params) - expected, key=str)
@@ -245,9 +248,10 @@ def check_network(X, params) -> tuple[np.ndarray, int]:
         W, b = np.shape(params[f"W{layer}"]), np.shape(params[f"b{layer}"])
         if len(W) != 2 or W[1] != rows:
             hint = " (X transposed?)" if layer == 1 and len(W) == 2 and W[1] == X.shape[1] else ""
+            unit = "feature" if layer == 1 else f"unit of layer {layer - 1}"
             raise GradCheckError(
-                f"{what} but W{layer} has shape {W}: W{layer} needs {rows} columns, one per "
-                f"{'feature' if layer == 1 else 'unit of layer ' + str(layer - 1)}{hint}."
+                f"{what} but W{layer} has shape {W}: W{layer} needs one column per {unit}, "
+                f"i.e. shape ({W[0] if len(W) == 2 else 'n'}, {rows}){hint}."
             )
         if b != (W[0], 1):
             raise GradCheckError(
@@ -280,7 +284,7 @@ def _weights(params: dict) -> list[str]:
 
 
 def _check_dropout(keep_prob: float, dropout_seed) -> None:
-    if not (isinstance(keep_prob, int | float) and 0 < keep_prob <= 1):
+    if not (isinstance(keep_prob, Real) and 0 < keep_prob <= 1):
         raise GradCheckError(f"keep_prob must be in (0, 1], got {keep_prob!r}.")
     seed_ok = isinstance(dropout_seed, int | np.integer) and dropout_seed >= 0
     if keep_prob < 1 and not seed_ok:

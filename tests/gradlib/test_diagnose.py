@@ -1,6 +1,7 @@
 """Does the diagnosis name the kind of each planted bug, and stay silent on correct gradients?"""
 
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 import pytest
@@ -45,7 +46,10 @@ def _net(seed=0, dims=(5, 5, 5, 1), m=M, hidden="tanh", lambd=0.0, keep_prob=1.0
     def grads(p, bug=None, at=None):
         """Backprop; ``bug`` is planted in layer ``at`` (every layer when None)."""
         Z, As, Zs = forward(p)
-        dZ = (1 / (1 + np.exp(-Z)) - Y) / m
+        AL = 1 / (1 + np.exp(-Z))
+        dZ = (AL - Y) / m
+        if bug == "output_sigmoid_twice":  # σ' applied on top of the combined A − Y
+            dZ = dZ * AL * (1 - AL)
         out = {}
         for layer in range(L, 0, -1):
             here = at in (None, layer)
@@ -57,6 +61,8 @@ def _net(seed=0, dims=(5, 5, 5, 1), m=M, hidden="tanh", lambd=0.0, keep_prob=1.0
                 out[f"db{layer}"] += lambd / m * b
             if bug == "db_total" and here:
                 out[f"db{layer}"] = np.full_like(b, dZ.sum())
+            if bug == "db_one_column" and here:
+                out[f"db{layer}"] = dZ[:, :1]
             if layer == 1:
                 break
             dA = W.T @ dZ
@@ -138,6 +144,12 @@ CATALOG = {
         {"b1": "bias_reduction"},
         "axis=1",
     ),
+    "db1 from one column of dZ (no signature in N: other)": (
+        {"bug": "db_one_column", "at": 1},
+        None,
+        {"b1": "other"},
+        "no simple pattern",
+    ),
     "single wrong element in dW2": (
         {},
         lambda g, p: _set(g, "dW2", lambda x: x + 0.05 * (np.arange(x.size) == 7).reshape(x.shape)),
@@ -188,6 +200,19 @@ CATALOG = {
         {"W2": "dZ", "b2": "dZ", "W1": "propagated", "b1": "propagated"},
         "dZ2",
     ),
+    "output dZ times the sigmoid derivative again": (
+        {"bug": "output_sigmoid_twice"},
+        None,
+        {
+            "W3": "dZ",
+            "b3": "dZ",
+            "W2": "propagated",
+            "b2": "propagated",
+            "W1": "propagated",
+            "b1": "propagated",
+        },
+        "output layer 3",
+    ),  # fmt: skip
     "ReLU mask missing in backward": (
         {"hidden": "relu", "bug": "relu_no_mask", "at": 2},
         None,
@@ -299,3 +324,150 @@ def test_kink_entries_are_not_judged():
     report = check_gradients(cost, params, g, kinks=mask, context=context)
     assert report.kinks == ("W3[0, 1]",)
     assert [(f.block, f.kind) for f in report.diagnosis] == [("W3", "sign"), ("W3", "kink")]
+
+
+def test_a_suspicious_block_with_no_pattern_gets_no_finding():
+    params, cost, grads, context = _net(7)
+    g = grads(params)
+    noise = np.random.default_rng(0).normal(size=g["dW2"].shape)
+    g["dW2"] = g["dW2"] * (1 + 1e-5 * noise)  # looks like noise, not like a bug
+    report = check_gradients(cost, params, g, context=context)
+    assert report.verdict == "suspicious"
+    assert report.diagnosis == []
+
+
+@pytest.mark.parametrize(
+    "bug, kind",
+    [(lambda x: -x, "sign"), (lambda x: 2 * x, "scale"), (lambda x: x / M, "scale"),
+     (lambda x: x + 0.1, "other"), (np.zeros_like, "zero")],
+)  # fmt: skip
+def test_a_single_entry_block_accepts_only_recognised_factors(bug, kind):
+    """db3 has one entry: any wrong value is "a constant ratio", so only 2, 1/m, −1... count."""
+    params, cost, grads, context = _net(8)
+    g = grads(params)
+    g["db3"] = bug(g["db3"])
+    report = check_gradients(cost, params, g, context=context)
+    assert [(f.block, f.kind) for f in report.diagnosis] == [("b3", kind)]
+
+
+# The same bugs planted into the reference network (gradlib.nn): grads from nn.backward
+# mutated, or a backward rebuilt from gradlib.layers with one line wrong.
+
+
+def _nn_net(seed=0, dims=(5, 5, 5, 1), m=M, hidden="tanh", lambd=0.7, keep_prob=1.0):
+    nn = pytest.importorskip("gradlib.nn")
+    rng = np.random.default_rng(seed)
+    params = nn.init_params(list(dims), seed=seed, scale="xavier")
+    for layer in range(1, len(dims)):  # non-zero biases, so that an L2 term on b shows
+        params[f"b{layer}"] = 0.3 * rng.normal(size=(dims[layer], 1))
+    X = rng.normal(size=(dims[0], m))
+    Y = (rng.random((1, m)) > 0.5).astype(float)
+    options = {"hidden": hidden, "lambd": lambd, "keep_prob": keep_prob}
+    options["dropout_seed"] = 3 if keep_prob < 1 else None
+    return nn, params, X, Y, options
+
+
+def _layers_backward(AL, Y, caches, lambd, bug=None):
+    """nn.backward rebuilt from gradlib.layers; ``bug`` makes one line wrong."""
+    from gradlib import layers
+
+    m, L = Y.shape[1], len(caches)
+    grads, dZ, dA = {}, layers.output_backward(AL, Y), None
+    for layer in range(L, 0, -1):
+        cache = caches[layer - 1]
+        if layer < L:
+            if cache["dropout"] is not None and bug != "no_dropout_mask":
+                dA = layers.dropout_backward(dA, cache["dropout"])
+            if bug == "relu_no_mask":
+                dZ = dA
+            elif bug == "tanh_1_minus_A":
+                dZ = dA * (1 - cache["activation"][2])
+            else:
+                dZ = layers.activation_backward(dA, cache["activation"])
+        dA, dW, db = layers.linear_backward(dZ, cache["linear"])
+        _, W, b = cache["linear"]
+        dW = dW + (0 if bug == "no_reg" else lambd / m) * W
+        if bug == "reg_b":
+            db = db + lambd / m * b
+        if bug == "db_total" and layer == 1:
+            db = np.full_like(b, dZ.sum())
+        grads[f"dW{layer}"], grads[f"db{layer}"] = dW, db
+    return grads
+
+
+_ALL_W = dict.fromkeys(("W1", "W2", "W3"), "missing_regularization")
+_DZ2 = {"W2": "dZ", "b2": "dZ", "W1": "propagated", "b1": "propagated"}
+
+NN_CATALOG = {  # name: (network options, mutation of nn.backward's grads or a bug, kinds)
+    "factor 2 in dW2": ({}, lambda g: _set(g, "dW2", lambda x: 2 * x), {"W2": "scale"}),
+    "missing 1/m in dW1": ({}, lambda g: _set(g, "dW1", lambda x: M * x), {"W1": "scale"}),
+    "sign flip in dW3": ({}, lambda g: _set(g, "dW3", lambda x: -x), {"W3": "sign"}),
+    "dW2 transposed": ({}, lambda g: _set(g, "dW2", lambda x: x.T), {"W2": "transpose"}),
+    "dW1 left at zero": ({}, lambda g: _set(g, "dW1", np.zeros_like), {"W1": "zero"}),
+    "dW1, dW2 swapped": ({}, lambda g: _swap(g, "dW1", "dW2"), {"W1": "swapped", "W2": "swapped"}),
+    "db1 + 0.1": ({}, lambda g: _set(g, "db1", lambda x: x + 0.1), {"b1": "offset"}),
+    "L2 gradient missing": ({}, "no_reg", _ALL_W),
+    "L2 applied to b": ({}, "reg_b", dict.fromkeys(("b1", "b2", "b3"), "extra_regularization")),
+    "db1 summed over all of dZ1": ({}, "db_total", {"b1": "bias_reduction"}),
+    "tanh' written 1 - A": ({}, "tanh_1_minus_A", _DZ2),
+    "ReLU mask missing": ({"hidden": "relu"}, "relu_no_mask", _DZ2),
+    "dropout mask not applied": ({"keep_prob": 0.7}, "no_dropout_mask", _DZ2),
+}  # fmt: skip
+
+
+def _nn_planted(name, seed=1):
+    setup, bug, expected = NN_CATALOG[name]
+    nn, params, X, Y, options = _nn_net(seed, **setup)
+    AL, caches = nn.forward(X, params, options["hidden"], "sigmoid", options["keep_prob"],
+                            options["dropout_seed"])  # fmt: skip
+    if callable(bug):
+        grads = bug(nn.backward(AL, Y, caches, lambd=options["lambd"]))
+    else:
+        grads = _layers_backward(AL, Y, caches, options["lambd"], bug)
+    return nn, params, X, Y, options, grads, expected
+
+
+def test_layers_backward_without_a_bug_is_the_reference_backward():
+    for setup in ({}, {"hidden": "relu"}, {"keep_prob": 0.7}):
+        nn, params, X, Y, options = _nn_net(2, **setup)
+        AL, caches = nn.forward(X, params, options["hidden"], "sigmoid", options["keep_prob"],
+                                options["dropout_seed"])  # fmt: skip
+        mine = _layers_backward(AL, Y, caches, options["lambd"])
+        theirs = nn.backward(AL, Y, caches, lambd=options["lambd"])
+        assert all(np.allclose(mine[k], theirs[k], rtol=1e-12, atol=0) for k in theirs)
+
+
+@pytest.mark.parametrize("name", list(NN_CATALOG))
+def test_bugs_planted_in_the_reference_network_get_their_kind(name):
+    nn, params, X, Y, options, grads, expected = _nn_planted(name)
+
+    def J(p):
+        return nn.network_cost(p, X, Y, **options)
+
+    report = check_gradients(J, params, grads, context={"m": M, "lambd": options["lambd"]})
+    assert report.verdict == "wrong", report.summary()
+    assert {f.block: f.kind for f in report.diagnosis if f.kind != "kink"} == expected, (
+        report.summary()
+    )
+
+
+@pytest.mark.parametrize("name", list(NN_CATALOG))
+def test_check_network_reports_the_same_kinds(name):
+    netgrad = pytest.importorskip("gradlib.netgrad")
+    _, params, X, Y, options, grads, expected = _nn_planted(name)
+    report = netgrad.check_network(params, X, Y, grads, **options)
+    assert report.verdict == "wrong", report.summary()
+    assert {f.block: f.kind for f in report.diagnosis if f.kind != "kink"} == expected, (
+        report.summary()
+    )
+
+
+@pytest.mark.parametrize("setup", [{}, {"hidden": "relu", "keep_prob": 0.7}])
+def test_correct_reference_gradients_get_no_findings(setup):
+    for seed in range(15):
+        nn, params, X, Y, options = _nn_net(seed, **setup)
+        grads = nn.network_gradients(params, X, Y, **options)
+        J = partial(nn.network_cost, X=X, Y=Y, **options)
+        report = check_gradients(J, params, grads, context={"m": M})
+        assert report.verdict == "correct", report.summary()
+        assert [f for f in report.diagnosis if f.kind != "kink"] == [], report.summary()

@@ -48,6 +48,8 @@ def test_a_genuine_bug_next_to_a_kink_is_still_wrong():
     assert report.verdict == "wrong"
     assert report.kinks == ("theta[3]",)
     assert report.block("theta").worst[0][0] == "theta[5]"
+    assert [f.kind for f in report.diagnosis] == ["elements", "kink"]
+    assert "theta[5]" in report.diagnosis[0].detail
 
 
 def test_a_wrong_value_at_the_kink_entry_itself_is_still_wrong():
