@@ -46,6 +46,8 @@ def _explain(task: Task, error: str) -> str:
                 f"✗ {name} is not defined: define it in its cell (and run that cell) so "
                 "the grader can call it."
             )
+    if error.startswith("Stopped: "):
+        return f"✗ {task.function} could not be graded: {error.removeprefix('Stopped: ')}."
     if error.startswith("NotImplementedError"):
         return f"✗ {task.function} is not implemented yet (it raises NotImplementedError)."
     return f"✗ {task.function} raised {error}"

@@ -8,6 +8,8 @@ from autograder.inputs import draw_network
 from autograder.tasks import Score, Task, gradient_scorer, value_scorer
 from gradlib import nn
 
+ASSIGNMENT = "04-backprop"
+
 # The bugs planted in the notebook's backward_with_bugs, as in the lecture.
 BUGGY_BLOCKS = {"dW2", "db1"}
 
