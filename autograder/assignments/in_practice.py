@@ -1,0 +1,332 @@
+"""05-in-practice: the J a grad check must differentiate (L2 term, fixed dropout mask), kinks.
+
+The two cost functions are graded by value against gradlib.nn.network_cost; the scorers
+recognise the usual mistakes (L2 term missing or with the wrong factor, a dropout mask that
+changes between calls, no 1/keep_prob) and say so. The in-kernel call refuses the reference
+cost: while a graded cost runs, gradlib.nn's cost functions are tripwires, and names bound
+to them in the notebook are flagged too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.harness import Unreadable
+from autograder.inputs import draw_network
+from autograder.tasks import Score, Task
+from gradlib import nn
+
+ASSIGNMENT = "05-in-practice"
+
+# Blocks of the notebook's kink demo (a layer-2 ReLU input 1e-7 from its kink) whose
+# perturbations cross the kink; tests/autograder/test_assignment_in_practice.py recomputes it.
+KINKED_BLOCKS = {"W1", "b1", "W2", "b2"}
+
+# Two floats that should be equal agree to this relative difference (rounding of a different
+# but equivalent order of operations, e.g. the cross-entropy from A_L instead of from Z_L).
+RTOL = 1e-9
+
+# gradlib.nn functions that compute the graded costs for the student.
+COST_SHORTCUTS = ("network_cost", "cost", "cost_from_caches", "l2_penalty")
+FORWARD_SHORTCUTS = (*COST_SHORTCUTS, "forward", "network_gradients", "backward")
+
+
+def guarded_call(function: str, call: str, forbidden: tuple[str, ...]) -> str:
+    """Kernel code that runs ``call`` with the gradlib.nn functions ``forbidden`` as tripwires.
+
+    Two checks, both reporting through ``_tripped`` (see autograder.harness): names that the
+    graded ``function`` (or a notebook function it calls) binds to a forbidden function,
+    whatever their alias; else, calls through the module while ``call`` runs (only the
+    outermost one: the reference cost calls its own helpers).
+    """
+    body = "\n".join("    " + line for line in call.strip("\n").splitlines())
+    return f"""import sys as _sys
+_nn = _sys.modules.get("gradlib.nn")
+_orig = {{_n: getattr(_nn, _n) for _n in {forbidden!r} if callable(getattr(_nn, _n, None))}}
+_bad = {{id(_f): "gradlib.nn." + _n for _n, _f in _orig.items()}}
+def _scan(_fn, _seen):
+    if not hasattr(_fn, "__code__") or id(_fn) in _seen:
+        return
+    _seen.add(id(_fn))
+    _g, _codes = getattr(_fn, "__globals__", {{}}), [_fn.__code__]
+    while _codes:
+        _c = _codes.pop()
+        for _n in _c.co_names:
+            _v = _g.get(_n)
+            if id(_v) in _bad:
+                _tripped.append(_bad[id(_v)])
+            elif callable(_v) and getattr(_v, "__module__", 0) == _fn.__module__:
+                _scan(_v, _seen)
+        _codes.extend(_k for _k in _c.co_consts if hasattr(_k, "co_names"))
+_scan({function}, set())
+_depth = [0]  # only the outermost forbidden call counts (network_cost calls cost_from_caches)
+for _n, _f in _orig.items() if not _tripped else ():
+    def _wire(*a, _f=_f, _label="gradlib.nn." + _n, **k):
+        if not _depth[0]:
+            _tripped.append(_label)
+        _depth[0] += 1
+        try:
+            return _f(*a, **k)
+        finally:
+            _depth[0] -= 1
+    setattr(_nn, _n, _wire)
+try:
+{body}
+finally:
+    for _n, _f in _orig.items():
+        setattr(_nn, _n, _f)"""
+
+
+# --- regularized_cost ------------------------------------------------------------------
+
+
+def _regularized_inputs(seed: int) -> dict:
+    draw = draw_network(seed, layers=3, lambd=True)
+    return {"X": draw.X, "Y": draw.Y, "params": draw.params, "lambd": draw.lambd}
+
+
+def _weights(params: dict) -> list[np.ndarray]:
+    return [params[f"W{k}"] for k in range(1, len(params) // 2 + 1)]
+
+
+def _score_regularized_cost(value, inputs: dict, max_points: float) -> Score:
+    params, X, Y, lambd = inputs["params"], inputs["X"], inputs["Y"], inputs["lambd"]
+    got, problem = _scalar(value, "the cost")
+    if problem:
+        return Score(0.0, max_points, [problem])
+    m = Y.shape[1]
+    truth = nn.network_cost(params, X, Y, lambd=lambd)
+    data = nn.network_cost(params, X, Y)
+    l2 = truth - data  # λ/(2m) Σ‖W‖²
+    if _close(got, truth):
+        return Score(max_points, max_points, [
+            f"✓ J = {got:.6g}: the cross-entropy {data:.6g} plus the L2 term {l2:.6g} "
+            f"(λ = {lambd:g}, m = {m})."
+        ])  # fmt: skip
+    norms = sum(float(np.sum(W**2)) for W in _weights(params))
+    biases = sum(float(np.sum(params[f"b{k}"] ** 2)) for k in range(1, len(params) // 2 + 1))
+    frobenius = sum(float(np.linalg.norm(W)) for W in _weights(params))
+    half, good_data = 0.5 * max_points, "✓ the cross-entropy part is right."
+    l2_variants = [
+        (data, 0.0, "✗ your J has no L2 term: it equals the cross-entropy alone. A grad "
+         "check of a network trained with λ > 0 against this J finds every dW wrong; add "
+         "(λ/2m)·Σ‖W_l‖²_F."),
+        (data + 2 * l2, half, f"✗ your L2 term is λ/m·Σ‖W‖² = {2 * l2:.6g}, twice the "
+         f"right one {l2:.6g}: the cost has λ/(2m) (the 2 cancels in dW = … + (λ/m)·W)."),
+        (data + lambd * norms / 2, half, "✗ your L2 term is (λ/2)·Σ‖W‖², without the 1/m: "
+         "use λ/(2m), m being the number of examples (columns of X)."),
+        (data + lambd * norms, half, "✗ your L2 term is λ·Σ‖W‖², without the 1/(2m): use "
+         "λ/(2m)·Σ‖W‖²."),
+        (data + lambd * norms / (2 * m**2), half, "✗ your L2 term is divided by m twice: "
+         "use λ/(2m)·Σ‖W‖²."),
+        (truth + lambd * biases / (2 * m), half, "✗ your L2 term includes the biases b: "
+         "L2 regularization sums the weights W_l only."),
+        (data + lambd * frobenius / (2 * m), half, "✗ your L2 term uses ‖W‖_F, not its "
+         "square: sum the squares of every weight, np.sum(W ** 2)."),
+        (data + lambd * sum(float(np.sum(W)) ** 2 for W in _weights(params)) / (2 * m), half,
+         "✗ your L2 term squares the sum of the weights; sum their squares, np.sum(W ** 2)."),
+    ]  # fmt: skip
+    for expected, points, line in l2_variants:
+        if _close(got, expected):
+            return Score(points, max_points, [good_data, line] if points else [line])
+    data_variants = [
+        (data * m + l2, "✗ the cross-entropy is summed over the examples, not averaged: "
+         "divide it by m."),
+        (-data + l2, "✗ the cross-entropy has the wrong sign: J = −(1/m) Σ [y log a + "
+         "(1 − y) log(1 − a)]."),
+    ]  # fmt: skip
+    for expected, line in data_variants:
+        if _close(got, expected):
+            return Score(half, max_points, ["✓ the L2 term is right.", line])
+    return Score(0.0, max_points, [
+        f"✗ J = {got:.6g}, expected {truth:.6g} (relative difference "
+        f"{abs(got - truth) / abs(truth):.1e}): the cross-entropy alone is {data:.6g} and "
+        f"the L2 term λ/(2m)·Σ‖W‖² is {l2:.6g} (λ = {lambd:g}, m = {m})."
+    ])  # fmt: skip
+
+
+# --- cost_with_fixed_dropout -----------------------------------------------------------
+
+
+def _dropout_inputs(seed: int) -> dict:
+    draw = draw_network(seed, layers=3, lambd=False)
+    rng = np.random.default_rng(seed + 1)
+    keep = float(np.round(rng.uniform(0.5, 0.9), 2))
+    return {"X": draw.X, "Y": draw.Y, "params": draw.params, "keep_prob": keep,
+            "seed": int(rng.integers(1000))}  # fmt: skip
+
+
+def _dropout_cost(params: dict, X, Y, masks, scale: bool = True) -> float:
+    """Cross-entropy of a ReLU/sigmoid network whose hidden layer l is multiplied by
+    ``masks[l - 1]`` (shape (n_l, m)), divided by keep_prob when ``scale``; masks carry
+    keep_prob as their second element: masks[l - 1] = (mask, keep_prob)."""
+    A, L = np.asarray(X, float), len(params) // 2
+    for k in range(1, L):
+        A = np.maximum(0, params[f"W{k}"] @ A + params[f"b{k}"])
+        mask, keep = masks[k - 1]
+        A = A * mask / (keep if scale else 1.0)
+    Z = params[f"W{L}"] @ A + params[f"b{L}"]
+    return float(np.mean(np.logaddexp(0, Z) - Y * Z))  # cross-entropy from the logits
+
+
+def _masks(inputs: dict, how: str) -> list:
+    """The masks of the hidden layers, drawn the reference way or a typical wrong way."""
+    params, keep, seed = inputs["params"], inputs["keep_prob"], int(inputs["seed"])
+    shared, m, masks = np.random.default_rng(seed), inputs["X"].shape[1], []
+    for k in range(1, len(params) // 2):
+        shape = (params[f"W{k}"].shape[0], m)
+        if how == "one_generator":
+            u = shared.random(shape)
+        elif how == "same_seed":
+            u = np.random.default_rng(seed).random(shape)
+        else:
+            u = np.random.default_rng((seed, k)).random(shape)
+        kept = u >= keep if how == "inverted" else u < keep  # inverted keeps w.p. 1 − keep
+        masks.append((kept.astype(float), keep))
+    return masks
+
+
+def _score_dropout_cost(value, inputs: dict, max_points: float) -> Score:
+    params, X, Y, keep, seed = (inputs[k] for k in ("params", "X", "Y", "keep_prob", "seed"))
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return Score(0.0, max_points, [
+            f"✗ expected the cost as a number (the grader calls your function twice), got "
+            f"{_kind(value)}."
+        ])  # fmt: skip
+    first, problem = _scalar(value[0], "the cost")
+    second, problem2 = _scalar(value[1], "the cost of the second call")
+    if problem or problem2:
+        return Score(0.0, max_points, [problem or problem2])
+    if not _close(first, second, rtol=1e-12):
+        return Score(0.0, max_points, [
+            f"✗ two calls with the same seed gave different costs ({first:.8g} and "
+            f"{second:.8g}): the mask is not fixed, so J changes between the two costs of "
+            "every central difference and the grad check measures noise. Draw layer l's "
+            "mask from np.random.default_rng((seed, l)) inside the function, not from "
+            "np.random.rand or a generator created outside it."
+        ])  # fmt: skip
+    fixed = "✓ the mask is fixed: two calls with the same seed give the same cost."
+    truth = nn.network_cost(params, X, Y, keep_prob=keep, dropout_seed=int(seed))
+    if _close(first, truth):
+        return Score(max_points, max_points, [
+            fixed, f"✓ J = {first:.6g}, the reference's cost with keep_prob = {keep:g} and "
+            f"seed = {seed}."
+        ])  # fmt: skip
+    plain = nn.network_cost(params, X, Y)
+    variants = [
+        (plain, 0.0, "✗ your J has no dropout at all: it equals the cost with keep_prob = 1. "
+         "Multiply each hidden layer's activations A_l by its mask and divide by keep_prob."),
+        (_dropout_cost(params, X, Y, _masks(inputs, "reference"), scale=False), 0.25,
+         f"✗ the masks are right but A_l is not divided by keep_prob = {keep:g}: inverted "
+         "dropout scales the kept units up so that E[A_l] does not change (and the "
+         "backward pass divides by keep_prob too)."),
+        (_dropout_cost(params, X, Y, _masks(inputs, "inverted")), 0.25,
+         f"✗ your mask keeps a unit with probability 1 − keep_prob: keep where "
+         f"rng.random(shape) < keep_prob = {keep:g}."),
+        (_dropout_cost(params, X, Y, _masks(inputs, "one_generator")), 0.5,
+         "✗ your masks come from one generator np.random.default_rng(seed) drawn layer "
+         "after layer; the reference (and gradlib.nn.forward) draws layer l's mask from "
+         "its own np.random.default_rng((seed, l))."),
+        (_dropout_cost(params, X, Y, _masks(inputs, "same_seed")), 0.5,
+         "✗ every layer's mask comes from np.random.default_rng(seed); layer l's must come "
+         "from np.random.default_rng((seed, l)), so layers get different masks."),
+    ]  # fmt: skip
+    for expected, share, line in variants:
+        if _close(first, expected):
+            return Score(share * max_points, max_points, [fixed, line])
+    return Score(0.0, max_points, [
+        fixed,
+        f"✗ J = {first:.6g}, expected {truth:.6g} (without dropout it would be {plain:.6g}): "
+        "check the forward pass (ReLU hidden layers, sigmoid output, mean cross-entropy) "
+        "and that only the hidden layers get masks.",
+    ])  # fmt: skip
+
+
+# --- kinked_blocks ---------------------------------------------------------------------
+
+
+def _score_kinked_blocks(value, inputs: dict, max_points: float) -> Score:
+    if not isinstance(value, set | list | tuple) or not all(isinstance(v, str) for v in value):
+        return Score(0.0, max_points, [
+            f"✗ kinked_blocks should be a set of block names like {{'W3'}}, got {_kind(value)}."
+        ])  # fmt: skip
+    named = {v[1:] if v.startswith("d") else v for v in value}
+    right, wrong = named & KINKED_BLOCKS, named - KINKED_BLOCKS
+    points = max_points * max(0, len(right) - len(wrong)) / len(KINKED_BLOCKS)
+    lines = [f"✓ {b} had entries whose steps crossed the kink." for b in sorted(right)]
+    lines += [f"✗ no step in {b} crossed a kink." for b in sorted(wrong)]
+    if missed := len(KINKED_BLOCKS) - len(right):
+        lines.append(
+            f"✗ {missed} block(s) with kink crossings not named: read the report's kink "
+            "lines (→ dW…: … moved a ReLU/max input across its kink). A kink in layer 2 is "
+            "crossed by steps in the layers below it too."
+        )
+    return Score(points, max_points, lines)
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _close(a: float, b: float, rtol: float = RTOL) -> bool:
+    return abs(a - b) <= rtol * max(abs(a), abs(b), 1e-300)
+
+
+def _scalar(value, what: str) -> tuple[float, str]:
+    """(value as a float, "") when it is one finite number, else (nan, why not)."""
+    if isinstance(value, Unreadable):
+        return np.nan, f"✗ {what}: could not read a {value.type} as a number ({value.why})."
+    if value is None or isinstance(value, dict | str | set | bool):
+        return np.nan, f"✗ {what} should be a number (a float), got {_kind(value)}."
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return np.nan, f"✗ {what} should be a number (a float), got {_kind(value)}."
+    if arr.size != 1:
+        return np.nan, (
+            f"✗ {what} should be one number, got an array of shape {arr.shape}: average "
+            "the per-example losses (np.mean) and add the L2 term."
+        )
+    number = float(arr.reshape(()))
+    if not np.isfinite(number):
+        return np.nan, f"✗ {what} is {number}: look for log(0) or an overflow in exp."
+    return number, ""
+
+
+def _kind(value) -> str:
+    if isinstance(value, Unreadable):
+        return f"a {value.type}"
+    return "None" if value is None else f"a {type(value).__name__}"
+
+
+TASKS = {
+    "test_regularized_cost": Task(
+        grade_id="test_regularized_cost",
+        function="regularized_cost",
+        call=guarded_call(
+            "regularized_cost",
+            """_out = regularized_cost(_in["params"], _in["X"], _in["Y"], _in["lambd"])""",
+            COST_SHORTCUTS,
+        ),
+        draw=_regularized_inputs,
+        score=_score_regularized_cost,
+    ),
+    "test_cost_with_fixed_dropout": Task(
+        grade_id="test_cost_with_fixed_dropout",
+        function="cost_with_fixed_dropout",
+        call=guarded_call(
+            "cost_with_fixed_dropout",
+            """_args = (_in["params"], _in["X"], _in["Y"], _in["keep_prob"], int(_in["seed"]))
+_out = [cost_with_fixed_dropout(*_args), cost_with_fixed_dropout(*_args)]""",
+            FORWARD_SHORTCUTS,
+        ),
+        draw=_dropout_inputs,
+        score=_score_dropout_cost,
+    ),
+    "test_kinked_blocks": Task(
+        grade_id="test_kinked_blocks",
+        function="kinked_blocks",
+        call="""_out = kinked_blocks""",
+        draw=lambda seed: {},
+        score=_score_kinked_blocks,
+    ),
+}
