@@ -16,7 +16,7 @@ def secret_inputs(task: Task, secret: str, assignment: str, student: str) -> dic
 def request(task: Task, inputs: dict) -> tuple[str, str]:
     """(code to run in the kernel, nonce that marks its answer)."""
     nonce = new_nonce()
-    return kernel_code(tripwire_code(task.call), inputs, nonce), nonce
+    return kernel_code(tripwire_code(task.call), inputs, nonce, (task.function, *task.needs)), nonce
 
 
 def grade_answer(

@@ -17,49 +17,58 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# In-kernel helper source. It imports what it needs under private names at call time and
-# encodes arrays from raw bytes (float64, C order) so that no numpy comparison is involved.
-_KERNEL_CODE = """
-def __gradkit_call():
-    import base64 as _b64, json as _json, sys as _sys
-    import numpy as _np
-    def _dec(v):
-        if isinstance(v, dict) and "__nd__" in v:
-            raw = _b64.b64decode(v["data"])
-            return _np.frombuffer(raw, dtype="<f8").reshape(v["__nd__"]).copy()
-        if isinstance(v, dict):
-            return {k: _dec(x) for k, x in v.items()}
-        return v
-    def _enc(v, depth=0):
-        if depth > 6:
-            return {"__repr__": "nested too deeply"}
-        if isinstance(v, dict):
-            return {"__dict__": [[str(k), _enc(x, depth + 1)] for k, x in v.items()]}
-        if isinstance(v, (list, tuple)):
-            return {"__seq__": [_enc(x, depth + 1) for x in v], "type": type(v).__name__}
-        if isinstance(v, (set, frozenset)):
-            return {"__set__": sorted(str(x) for x in v)}
-        if isinstance(v, str):
-            return {"__str__": v}
-        if v is None:
-            return None
-        try:
-            a = _np.asarray(v, dtype="<f8")
-            return {"__nd__": list(a.shape), "data": _b64.b64encode(a.tobytes(order="C")).decode(),
-                    "type": type(v).__name__}
-        except Exception as _e:
-            return {"__repr__": repr(v)[:200], "type": type(v).__name__, "why": str(_e)[:200]}
-    _in = _dec(_json.loads(_b64.b64decode(__GRADKIT_INPUTS__).decode()))
-    _tripped = []
+# The harness runs in a namespace of its own whose builtins are the real ones, so a
+# notebook that shadows names (abs = ..., sum = 0, isinstance = ...) cannot break it; the
+# task's call runs in another fresh namespace holding only the student's names it needs.
+# Arrays travel as raw float64 bytes, so no numpy comparison is involved.
+_HARNESS = """
+import base64 as _b64, json as _json, sys as _sys
+import numpy as _np
+def _dec(v):
+    if isinstance(v, dict) and "__nd__" in v:
+        raw = _b64.b64decode(v["data"])
+        return _np.frombuffer(raw, dtype="<f8").reshape(v["__nd__"]).copy()
+    if isinstance(v, dict):
+        return {k: _dec(x) for k, x in v.items()}
+    return v
+def _enc(v, depth=0):
+    if depth > 6:
+        return {"__repr__": "nested too deeply"}
+    if isinstance(v, dict):
+        return {"__dict__": [[str(k), _enc(x, depth + 1)] for k, x in v.items()]}
+    if isinstance(v, (list, tuple)):
+        return {"__seq__": [_enc(x, depth + 1) for x in v], "type": type(v).__name__}
+    if isinstance(v, (set, frozenset)):
+        return {"__set__": sorted(str(x) for x in v)}
+    if isinstance(v, str):
+        return {"__str__": v}
+    if v is None:
+        return None
     try:
-__GRADKIT_CALL__
-        _msg = {"ok": True, "value": _enc(_out), "tripped": _tripped}
-    except BaseException as _e:
-        _msg = {"ok": False, "error": type(_e).__name__ + ": " + str(_e)[:500], "tripped": _tripped}
-    _sys.stdout.write("\\n" + __GRADKIT_NONCE__ + _json.dumps(_msg) + "\\n")
-    _sys.stdout.flush()
-__gradkit_call()
-del __gradkit_call
+        a = _np.asarray(v, dtype="<f8")
+        return {"__nd__": list(a.shape), "data": _b64.b64encode(a.tobytes(order="C")).decode(),
+                "type": type(v).__name__}
+    except Exception as _e:
+        return {"__repr__": repr(v)[:200], "type": type(v).__name__, "why": str(_e)[:200]}
+_tripped = []
+try:
+    _space = {"__builtins__": __builtins__, "_tripped": _tripped,
+              "_in": _dec(_json.loads(_b64.b64decode(_INPUTS).decode()))}
+    _space.update({n: _user[n] for n in _NAMES if n in _user})
+    exec(_CALL, _space)
+    _msg = {"ok": True, "value": _enc(_space["_out"]), "tripped": _tripped}
+except BaseException as _e:
+    _msg = {"ok": False, "error": type(_e).__name__ + ": " + str(_e)[:500], "tripped": _tripped}
+_sys.stdout.write("\\n" + _NONCE + _json.dumps(_msg) + "\\n")
+_sys.stdout.flush()
+"""
+
+# What is sent: builtins.globals() called from the cell is the notebook's namespace.
+_KERNEL_CODE = """import builtins as _gradkit_builtins
+_gradkit_builtins.exec(_gradkit_builtins.compile({harness!r}, "<gradkit>", "exec"), {{
+    "__builtins__": _gradkit_builtins, "_user": _gradkit_builtins.globals(),
+    "_NAMES": {names!r}, "_CALL": {call!r}, "_INPUTS": {inputs!r}, "_NONCE": {nonce!r}}})
+del _gradkit_builtins
 """
 
 
@@ -87,18 +96,14 @@ def encode_inputs(inputs: dict) -> str:
     return base64.b64encode(json.dumps(enc(inputs)).encode()).decode()
 
 
-def kernel_code(call: str, inputs: dict, nonce: str) -> str:
+def kernel_code(call: str, inputs: dict, nonce: str, names: tuple[str, ...] = ()) -> str:
     """Source to run in the kernel: ``call`` sets ``_out`` from the inputs dict ``_in``.
 
-    ``call`` is indented into a try block; it may append names to ``_tripped`` when it
-    notices a forbidden function being used.
+    ``names`` are the notebook names ``call`` uses (the student's functions); ``call`` may
+    append to ``_tripped`` when it notices a forbidden function being used.
     """
-    body = "\n".join("        " + line for line in call.strip("\n").splitlines())
-    return (
-        _KERNEL_CODE.replace("__GRADKIT_INPUTS__", repr(encode_inputs(inputs)))
-        .replace("__GRADKIT_NONCE__", repr(nonce))
-        .replace("__GRADKIT_CALL__", body)
-    )
+    return _KERNEL_CODE.format(harness=_HARNESS, names=tuple(names), call=call,
+                               inputs=encode_inputs(inputs), nonce=nonce)  # fmt: skip
 
 
 def new_nonce() -> str:

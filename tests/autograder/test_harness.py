@@ -8,11 +8,11 @@ import numpy as np
 from autograder.harness import Unreadable, decode_value, kernel_code, new_nonce, read_answer
 
 
-def _run(call, inputs, namespace=None):
+def _run(call, inputs, namespace=None, names=()):
     nonce = new_nonce()
     out = io.StringIO()
     with redirect_stdout(out):
-        exec(kernel_code(call, inputs, nonce), namespace if namespace is not None else {})
+        exec(kernel_code(call, inputs, nonce, names), namespace if namespace is not None else {})
     return read_answer(out.getvalue(), nonce)
 
 
@@ -65,3 +65,20 @@ def test_corrupt_array_data_is_refused():
 
     with pytest.raises(ValueError):
         decode_value({"__nd__": [3, 3], "data": "AAAA"})
+
+
+def test_names_shadowed_in_the_notebook_do_not_break_the_harness():
+    # Beginners write sum = 0 or type = "relu"; tamperers write abs = lambda v: 0.0.
+    namespace = {}
+    exec("import numpy as np\nsum = 0\ntype = 'relu'\nabs = lambda v: 0.0\n"
+         "isinstance = lambda *a: True\nstr = None\n"
+         "def double(x):\n    return 2 * x", namespace)  # fmt: skip
+    answer = _run('_out = {"y": double(_in["x"])}', {"x": np.arange(3.0)}, namespace, ("double",))
+    assert answer.ok, answer.error
+    np.testing.assert_array_equal(answer.value["y"], [0.0, 2.0, 4.0])
+
+
+def test_only_the_named_notebook_functions_are_visible_to_the_call():
+    namespace = {"secret_helper": lambda: 1, "double": lambda x: 2 * x}
+    answer = _run("_out = secret_helper()", {}, namespace, ("double",))
+    assert not answer.ok and "secret_helper" in answer.error
