@@ -1,0 +1,621 @@
+"""03-gradient-checking: the relative difference, the grad-check loop, verdicts, a planted bug.
+
+Every answer is judged against gradlib: ``relative_diff`` against
+``gradlib.relative_difference``, ``grad_check`` against ``gradlib.numerical_gradient`` (same
+ε) on a secret cost J(θ) = Σ tanh(Aθ + d) + c‖θ‖² built in the kernel, ``verdict`` against
+``gradlib.thresholds()``. The kernel also logs every θ at which the student's loop evaluated
+J, so the feedback can say *how* the loop went wrong (one-sided, θ_i not restored, wrong step).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from autograder.harness import Unreadable
+from autograder.tasks import Score, Task
+from gradlib import numerical_gradient, relative_difference, thresholds
+
+ASSIGNMENT = "03-gradient-checking"
+
+# The entry that the notebook's colleague_gradients gets wrong (its gradient clipping cuts
+# dW2[2, 3] from 0.249 to 0.2); tests/autograder/test_assignment_gradient_checking.py
+# recomputes it from the notebook's own cells.
+FAULTY_ELEMENT = "W2[2, 3]"
+NETWORK_SHAPES = {
+    "W1": (4, 3),
+    "b1": (4, 1),
+    "W2": (3, 4),
+    "b2": (3, 1),
+    "W3": (1, 3),
+    "b3": (1, 1),
+}
+
+RTOL = 1e-9  # relative_diff, and the two-sided loop against gradlib's, agree to rounding
+DIFFERENCE_RTOL = 1e-6  # the difference returned by grad_check against the one recomputed
+MOVED = 1e-12  # an entry of θ (|θ_i| < 1) further than this from its value was moved
+
+# Forbidden per task: label -> (module, attribute) pairs; see _guarded.
+_NO_RELATIVE_DIFFERENCE = {
+    "gradlib.relative_difference": (
+        ("gradlib", "relative_difference"),
+        ("gradlib.gradcheck", "relative_difference"),
+    )
+}
+_NO_CHECK_GRADIENTS = {
+    "gradlib.check_gradients": (
+        ("gradlib", "check_gradients"),
+        ("gradlib.gradcheck", "check_gradients"),
+    ),
+    "gradlib's numeric gradient": (("gradlib.gradcheck", "_gradient"),),
+}
+_NO_THRESHOLDS = {
+    "gradlib.thresholds": (("gradlib", "thresholds"), ("gradlib.gradcheck", "thresholds")),
+    "gradlib's Thresholds.verdict": (("gradlib.report", "Thresholds.verdict"),),
+}
+
+
+def _guarded(function: str, forbidden: dict, call: str) -> str:
+    """Kernel code running ``call`` while the library functions that answer for
+    ``function`` are wrapped; a call of one, or a global name of ``function`` bound to one,
+    is reported through ``_tripped``."""
+    body = "\n".join("    " + line for line in call.strip("\n").splitlines())
+    return f"""import sys as _sys
+import gradlib as _gl  # loads gradlib.gradcheck, gradlib.report into sys.modules
+_fn = {function}
+_wrapped = []
+for _label, _where in {forbidden!r}.items():
+    for _mod, _attr in _where:
+        _owner = _sys.modules[_mod]
+        *_path, _last = _attr.split(".")
+        for _p in _path:
+            _owner = getattr(_owner, _p)
+        _orig = getattr(_owner, _last)
+        _codes, _seen = [getattr(_fn, "__code__", None)], set()
+        _glob = getattr(_fn, "__globals__", {{}})
+        _bound = _fn is _orig
+        while _codes:
+            _c = _codes.pop()
+            if _c is None or id(_c) in _seen:
+                continue
+            _seen.add(id(_c))
+            _bound = _bound or any(_glob.get(_n) is _orig for _n in _c.co_names)
+            _codes += [_k for _k in _c.co_consts if hasattr(_k, "co_names")]
+        if _bound and _label not in _tripped:
+            _tripped.append(_label)
+        def _wire(*a, _f=_orig, _l=_label, **k):
+            if _l not in _tripped:
+                _tripped.append(_l)
+            return _f(*a, **k)
+        _wrapped.append((_owner, _last, _orig))
+        setattr(_owner, _last, _wire)
+try:
+{body}
+finally:
+    for _owner, _last, _orig in reversed(_wrapped):
+        setattr(_owner, _last, _orig)
+"""
+
+
+# --- relative_diff ----------------------------------------------------------------------
+
+
+def _draw_relative(seed: int) -> dict:
+    """Five pairs: close vectors, matrices, large column vectors, one zero, both zero."""
+    rng = np.random.default_rng(seed)
+    n, k, z = (int(v) for v in rng.integers(4, 9, size=3))
+    rows, cols = int(rng.integers(2, 4)), int(rng.integers(4, 6))
+    a0 = rng.normal(size=n)
+    a1 = rng.normal(size=(rows, cols))
+    a2 = 1e3 * rng.normal(size=(k, 1))
+    pairs = [
+        (a0, a0 * (1 + 1e-6 * rng.normal(size=n))),
+        (a1, a1 + 0.3 * rng.normal(size=(rows, cols))),
+        (a2, a2 + rng.normal(size=(k, 1))),
+        (np.zeros(z), rng.normal(size=z)),
+        (np.zeros(z), np.zeros(z)),
+    ]
+    return {
+        "a": {str(i): a for i, (a, _) in enumerate(pairs)},
+        "b": {str(i): b for i, (_, b) in enumerate(pairs)},
+    }
+
+
+_RELATIVE_CALL = """_res = []
+for _k in sorted(_in["a"], key=int):
+    try:
+        _res.append(relative_diff(_in["a"][_k], _in["b"][_k]))
+    except Exception as _e:
+        _res.append({"error": type(_e).__name__ + ": " + str(_e)[:200]})
+_out = _res"""
+
+
+def _describe_pair(a: np.ndarray, b: np.ndarray) -> str:
+    if not a.any() and not b.any():
+        return f"a = b = 0 (shape {a.shape})"
+    if not a.any():
+        return f"a = 0, b ≠ 0 (shape {a.shape})"
+    return f"a, b of shape {a.shape}"
+
+
+def _norm_variants(a, b) -> list[tuple[str, float]]:
+    """What typical slips compute instead of ‖a−b‖₂ / (‖a‖₂ + ‖b‖₂), with a hint each."""
+    A, B = np.asarray(a, float), np.asarray(b, float)
+    x, y = A.ravel(), B.ravel()
+    n = np.linalg.norm
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = [
+            ("you used the 1-norm (a sum of absolute values); use the Euclidean 2-norm, "
+             "np.linalg.norm", np.abs(x - y).sum() / (np.abs(x).sum() + np.abs(y).sum())),
+            ("that is ‖a − b‖₂ without the denominator: divide by ‖a‖₂ + ‖b‖₂ so the "
+             "number does not depend on the size of the gradient", n(x - y)),
+            ("you squared the norms; use ‖·‖₂ itself, not ‖·‖₂²",
+             n(x - y) ** 2 / (n(x) ** 2 + n(y) ** 2)),
+            ("the denominator is ‖a‖₂ + ‖b‖₂ (two norms added), not ‖a + b‖₂",
+             n(x - y) / n(x + y)),
+            ("you divided by ‖b‖₂ only; divide by ‖a‖₂ + ‖b‖₂ so the result is symmetric "
+             "and stays in [0, 1]", n(x - y) / n(y)),
+            ("you divided by ‖a‖₂ only; divide by ‖a‖₂ + ‖b‖₂ so the result is symmetric "
+             "and stays in [0, 1]", n(x - y) / n(x)),
+            ("you used the max-norm; use the Euclidean 2-norm, np.linalg.norm",
+             np.abs(x - y).max() / (np.abs(x).max() + np.abs(y).max())),
+            ("an average of entrywise ratios is not the ratio of norms; use "
+             "‖a − b‖₂ / (‖a‖₂ + ‖b‖₂)", float(np.mean(np.abs(x - y) / (np.abs(x) + np.abs(y))))),
+        ]  # fmt: skip
+        if A.ndim == 2 and min(A.shape) > 1:
+            out.append((
+                "for a matrix, np.linalg.norm(x, 2) is the largest singular value; use the "
+                "2-norm of all entries: np.linalg.norm(x) (no ord) or of x.ravel()",
+                n(A - B, 2) / (n(A, 2) + n(B, 2)),
+            ))  # fmt: skip
+    return [(hint, float(v)) for hint, v in out]
+
+
+def _close(x: float, y: float, rtol: float) -> bool:
+    return abs(x - y) <= rtol * abs(y) + 1e-300
+
+
+def _number(value, what: str) -> tuple[float | None, str]:
+    """(float, "") for a number or a one-element array, else (None, why not)."""
+    if isinstance(value, dict) and "error" in value:
+        return None, f"✗ {what} raised {value['error']}"
+    if isinstance(value, Unreadable):
+        return None, f"✗ {what}: could not read a {value.type} as a number ({value.why})."
+    if value is None or isinstance(value, str | dict | list | tuple | set):
+        return None, f"✗ {what} should return a number, got {_kind(value)}."
+    arr = np.asarray(value, dtype=float)
+    if arr.size != 1:
+        return None, f"✗ {what} should return one number, got an array of shape {arr.shape}."
+    return float(arr.reshape(())), ""
+
+
+def _score_relative_diff(value, inputs: dict, max_points: float) -> Score:
+    pairs = [(inputs["a"][k], inputs["b"][k]) for k in sorted(inputs["a"], key=int)]
+    if not isinstance(value, list) or len(value) != len(pairs):
+        return Score(
+            0.0, max_points, [f"✗ no answers came back from relative_diff ({_kind(value)})."]
+        )
+    if blank := _not_implemented(value, "relative_diff", max_points):
+        return blank
+    share, points, lines = max_points / len(pairs), 0.0, []
+    for (a, b), got in zip(pairs, value, strict=True):
+        truth = relative_difference(a, b)
+        what = f"relative_diff for {_describe_pair(a, b)}"
+        number, problem = _number(got, what)
+        if problem:
+            lines.append(problem)
+            continue
+        if np.isnan(number) and truth == 0:
+            lines.append(
+                f"✗ {what} returned nan (0/0): when both are zero, as when a zero gradient is "
+                "checked against a zero numeric one, they agree; return 0.0 there."
+            )
+            continue
+        if _close(number, truth, RTOL) or abs(number - truth) <= 1e-15:
+            points += share
+            lines.append(f"✓ {what}: {number:.6g}")
+            continue
+        hints = [h for h, v in _norm_variants(a, b) if np.isfinite(v) and _close(number, v, 1e-6)]
+        why = f" — {hints[0]}" if hints else ""
+        lines.append(f"✗ {what}: yours {number:.6g}, expected {truth:.6g}{why}.")
+    return Score(points, max_points, lines)
+
+
+# --- grad_check -------------------------------------------------------------------------
+
+
+def _draw_grad_check(seed: int) -> dict:
+    """A secret J(θ) = Σ tanh(Aθ + d) + c‖θ‖², θ, ε and a correct and a buggy gradient.
+
+    |θ_i| < 1, so gradlib's steps ε·max(1, |θ_i|) are the plain ε of the lecture's loop.
+    """
+    rng = np.random.default_rng(seed)
+    n, k = int(rng.integers(4, 9)), int(rng.integers(3, 7))
+    inputs = {
+        "A": rng.normal(scale=0.8, size=(k, n)),
+        "d": rng.normal(scale=0.5, size=k),
+        "c": float(np.round(rng.uniform(0.1, 1.0), 3)),
+        "theta": rng.uniform(-0.9, 0.9, size=n),
+        "eps": float(np.round(10 ** rng.uniform(-4.5, -3.5), 6)),
+    }
+    grad = _gradient_of_cost(inputs)
+    bug = grad.copy()
+    j = int(rng.integers(n))
+    bug[j] += rng.choice([-1.0, 1.0]) * rng.uniform(0.2, 0.5) * np.abs(grad).max()
+    return inputs | {"grad_ok": grad, "grad_bug": bug}
+
+
+def _cost(inputs: dict):
+    """J(θ) of the draw, written exactly as the kernel writes it."""
+    A, d, c = inputs["A"], inputs["d"], float(inputs["c"])
+
+    def J(t):
+        t = np.asarray(t, dtype=float).reshape(-1)
+        return float(np.sum(np.tanh(A @ t + d)) + c * (t @ t))
+
+    return J
+
+
+def _gradient_of_cost(inputs: dict) -> np.ndarray:
+    t = inputs["theta"]
+    z = inputs["A"] @ t + inputs["d"]
+    return inputs["A"].T @ (1 - np.tanh(z) ** 2) + 2 * inputs["c"] * t
+
+
+_GRAD_CHECK_CALL = """import numpy as _np
+_A, _d, _c = _in["A"], _in["d"], float(_in["c"])
+_points = []
+def _J(t):
+    t = _np.asarray(t, dtype=float).reshape(-1)
+    if len(_points) < 400:
+        _points.append(t.copy())
+    return float(_np.sum(_np.tanh(_A @ t + _d)) + _c * (t @ t))
+_theta = _in["theta"].copy()
+_ok = grad_check(_J, _theta, _in["grad_ok"].copy(), _in["eps"])
+_log = [p for p in _points if p.shape == _theta.shape]
+_bug = grad_check(_J, _in["theta"].copy(), _in["grad_bug"].copy(), _in["eps"])
+_out = {"grad_ok": _ok, "grad_bug": _bug, "theta_after": _theta,
+        "points": _np.array(_log, dtype=float).reshape(len(_log), _theta.size)}"""
+
+
+def _pair(result, what: str) -> tuple[object, object, str]:
+    """(difference, dθapprox, problem) from what grad_check returned."""
+    if isinstance(result, list | tuple) and len(result) == 2:
+        return result[0], result[1], ""
+    return (
+        None,
+        None,
+        f"✗ grad_check should return (difference, dtheta_approx), got {_kind(result)} {what}.",
+    )
+
+
+def _in_eps(x: float, eps: float) -> str:
+    return f"{x / eps:+.3g}ε"
+
+
+def _loop_findings(points, theta: np.ndarray, theta_after, eps: float) -> dict[str, str]:
+    """What the logged evaluation points say about the loop, by kind of slip.
+
+    Kinds: "changed" (the caller's θ left modified), "drift" (several entries moved at
+    once), "step" (a step other than eps), "one_sided", "missed" (entries never moved).
+    """
+    found = {}
+    if isinstance(theta_after, np.ndarray) and theta_after.shape == theta.shape:
+        moved = np.flatnonzero(np.abs(theta_after - theta) > MOVED)
+        if moved.size:
+            i = int(moved[0])
+            found["changed"] = (
+                f"✗ grad_check changed the θ you were given (afterwards θ[{i}] is off by "
+                f"{_in_eps(theta_after[i] - theta[i], eps)}): restore θ_i after perturbing "
+                "it, or perturb a copy."
+            )
+    if not isinstance(points, np.ndarray) or points.ndim != 2 or points.shape[1] != theta.size:
+        return found
+    D = points - theta
+    moved = np.abs(D) > MOVED
+    multi = np.flatnonzero(moved.sum(axis=1) > 1)
+    if multi.size:
+        r = int(multi[0])
+        where = ", ".join(f"θ[{j}] by {_in_eps(D[r, j], eps)}" for j in np.flatnonzero(moved[r]))
+        found["drift"] = (
+            f"✗ J was evaluated with several entries moved at once ({where}): put θ_i back "
+            "to its original value before moving on to θ_(i+1); otherwise the later entries "
+            "are measured at a θ that has drifted."
+        )
+        return found
+    steps = np.abs(D[moved])
+    if steps.size and not np.allclose(steps, eps, rtol=1e-6, atol=0):
+        used = steps[np.argmax(np.abs(steps - eps))]
+        found["step"] = (
+            f"✗ you moved θ_i by {used:.3g}, not by the eps={eps:.3g} you were given "
+            f"({used / eps:.3g}ε): use the eps argument as the step."
+        )
+    single = moved.any(axis=1)
+    up = {int(np.flatnonzero(row)[0]) for row in moved[single & (D.sum(axis=1) > 0)]}
+    down = {int(np.flatnonzero(row)[0]) for row in moved[single & (D.sum(axis=1) < 0)]}
+    if bool(up) != bool(down):
+        never = "θ − εe_i" if up else "θ + εe_i"
+        found["one_sided"] = (
+            f"✗ J was never evaluated at {never}: that is a one-sided difference, with an "
+            "error O(ε); use (J(θ + εe_i) − J(θ − εe_i)) / (2ε), whose error is O(ε²)."
+        )
+    missed = sorted(set(range(theta.size)) - up - down)
+    if (up or down) and missed:
+        found["missed"] = (
+            f"✗ θ[{missed[0]}] was never perturbed ({len(missed)} of {theta.size} entries "
+            "missed): loop over every entry of θ."
+        )
+    return found
+
+
+def _approx_findings(approx: np.ndarray, inputs: dict, ref: np.ndarray) -> tuple[str, bool]:
+    """(line, whether it names the slip) comparing dθapprox with what typical slips give."""
+    J, theta, eps = _cost(inputs), inputs["theta"], inputs["eps"]
+    j0 = J(theta)
+    e = np.eye(theta.size) * eps
+    up = np.array([J(theta + e[i]) for i in range(theta.size)])
+    down = np.array([J(theta - e[i]) for i in range(theta.size)])
+    variants = [
+        ((up - j0) / eps, "that is the one-sided difference (J(θ + εe_i) − J(θ)) / ε, with an "
+         "error O(ε); use (J(θ + εe_i) − J(θ − εe_i)) / (2ε), whose error is O(ε²)."),
+        ((j0 - down) / eps, "that is the one-sided difference (J(θ) − J(θ − εe_i)) / ε, with "
+         "an error O(ε); use (J(θ + εe_i) − J(θ − εe_i)) / (2ε), whose error is O(ε²)."),
+        ((up - j0) / (2 * eps), "you computed (J(θ + εe_i) − J(θ)) / (2ε): are θ+ and θ− the "
+         "same array (no .copy()), so that moving θ−[i] by −ε just undid the +ε?"),
+        ((up - down) / eps, "you divided by ε instead of 2ε: the two points are 2ε apart."),
+        (up - down, "you forgot to divide by 2ε."),
+        ((up - down) / 2, "you divided by 2 but not by ε: divide by 2ε."),
+        ((down - up) / (2 * eps), "the sign is flipped: J(θ + εe_i) comes first."),
+    ]  # fmt: skip
+    for candidate, hint in variants:
+        if relative_difference(approx, candidate) <= 1e-9:
+            return f"✗ dtheta_approx: {hint}", True
+    c = float(approx @ ref / (ref @ ref))
+    if relative_difference(approx, c * ref) <= 1e-6:
+        return f"✗ dtheta_approx is {c:.4g} × the two-sided difference: check the divisor 2ε.", True
+    bad = np.flatnonzero(np.abs(approx - ref) > 1e-6 * np.abs(ref).max())
+    i = int(bad[0]) if bad.size else int(np.argmax(np.abs(approx - ref)))
+    return (
+        f"✗ dtheta_approx differs from the two-sided difference in {bad.size} of "
+        f"{ref.size} entries; first dtheta_approx[{i}]: yours {approx[i]:.8g} vs expected "
+        f"(J(θ + εe_{i}) − J(θ − εe_{i})) / (2ε) = {ref[i]:.8g}.",
+        False,
+    )
+
+
+def _score_grad_check(value, inputs: dict, max_points: float) -> Score:
+    """Half for dθapprox, a quarter for each difference (correct and buggy gradient)."""
+    if not isinstance(value, dict) or not {"grad_ok", "grad_bug"} <= set(value):
+        return Score(0.0, max_points, [f"✗ nothing came back from grad_check ({_kind(value)})."])
+    theta, eps = inputs["theta"], inputs["eps"]
+    ref = numerical_gradient(_cost(inputs), theta, eps=eps)
+    results = {key: _pair(value[key], f"for {what}") for key, what in _CASES}
+    lines, points = [line for _, _, line in results.values() if line], 0.0
+
+    approx, problem = None, ""
+    if not results["grad_ok"][2]:
+        approx, problem = _vector(results["grad_ok"][1], theta.size)
+    if problem:
+        lines.append(problem)
+    elif approx is not None:
+        loop = _loop_findings(value.get("points"), theta, value.get("theta_after"), eps)
+        rel = relative_difference(approx, ref)
+        if rel <= RTOL and not {"drift", "step", "missed"} & set(loop):
+            points += 0.5 * max_points
+            lines.append(
+                f"✓ dtheta_approx is the two-sided difference (relative difference {rel:.1e} "
+                "to gradlib.numerical_gradient with the same ε)."
+            )
+        lines += [loop[k] for k in ("changed", "drift", "step", "missed") if k in loop]
+        if rel > RTOL and not {"drift", "step"} & set(loop):
+            line, named = _approx_findings(approx, inputs, ref)
+            lines.append(line if named or "one_sided" not in loop else loop["one_sided"])
+
+    mine = approx if approx is not None else ref
+    for key, what in _CASES:
+        d, _, bad = results[key]
+        if bad:
+            continue
+        grad = inputs[key]
+        expected, truth = relative_difference(grad, mine), relative_difference(grad, ref)
+        number, problem = _number(d, f"the difference for {what}")
+        if problem:
+            lines.append(problem)
+        elif _close(number, expected, DIFFERENCE_RTOL):
+            points += 0.25 * max_points
+            note = "" if _close(number, truth, 1e-3) else (
+                f" (consistent with your dtheta_approx; with the true one it is {truth:.3e})"
+            )  # fmt: skip
+            lines.append(f"✓ the difference for {what}: {number:.3e}{note}")
+        else:
+            hints = [h for h, v in _norm_variants(grad, mine) if _close(number, v, 1e-6)]
+            why = hints[0] if hints else "it should be relative_diff(grad, dtheta_approx)"
+            lines.append(
+                f"✗ the difference for {what}: yours {number:.3e}, expected {expected:.3e} — {why}."
+            )
+    return Score(points, max_points, lines)
+
+
+_CASES = (("grad_ok", "a correct gradient"), ("grad_bug", "a buggy gradient"))
+
+
+def _vector(value, n: int) -> tuple[np.ndarray | None, str]:
+    if isinstance(value, Unreadable):
+        return None, f"✗ dtheta_approx: could not read a {value.type} as numbers ({value.why})."
+    if value is None or isinstance(value, str | dict | set):
+        return None, f"✗ dtheta_approx should be an array of θ's shape, got {_kind(value)}."
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return None, f"✗ dtheta_approx should be an array of θ's shape, got {_kind(value)}."
+    if arr.size != n:
+        return None, f"✗ dtheta_approx has {arr.size} entries (shape {arr.shape}); θ has {n}."
+    if not np.all(np.isfinite(arr)):
+        return None, "✗ dtheta_approx contains NaN or inf."
+    return arr.reshape(-1), ""
+
+
+# --- verdict ----------------------------------------------------------------------------
+
+
+def _draw_verdict(seed: int) -> dict:
+    """Differences from every band of the scale, with its two edges and 0."""
+    rng = np.random.default_rng(seed)
+    values = np.concatenate([
+        [0.0, 1e-7, 1e-3],
+        10 ** rng.uniform(-13, -7.2, size=3),
+        10 ** rng.uniform(-6.8, -3.2, size=4),
+        10 ** rng.uniform(-2.8, -0.1, size=3),
+    ])  # fmt: skip
+    values = np.array([float(f"{v:.2g}") for v in values])
+    return {"differences": rng.permutation(values)}
+
+
+_VERDICT_CALL = """_res = []
+for _d in _in["differences"]:
+    try:
+        _res.append(verdict(float(_d)))
+    except Exception as _e:
+        _res.append({"error": type(_e).__name__ + ": " + str(_e)[:200]})
+_out = _res"""
+
+_VERDICT_HINTS = {
+    ("correct", "suspicious"): "≤ 1e-7 is correct (note the ≤: 1e-7 itself is correct)",
+    ("suspicious", "correct"): "only ≤ 1e-7 is correct; between 1e-7 and 1e-3 look closer",
+    ("suspicious", "wrong"): "wrong starts at 1e-3; below that and above 1e-7 is suspicious",
+    ("wrong", "suspicious"): "≥ 1e-3 is wrong (note the ≥: 1e-3 itself is wrong)",
+    ("correct", "wrong"): "≤ 1e-7 is correct: a small difference is good news",
+    ("wrong", "correct"): "≥ 1e-3 is wrong: a large difference means a bug",
+}
+
+
+def _score_verdict(value, inputs: dict, max_points: float) -> Score:
+    diffs = [float(d) for d in inputs["differences"]]
+    if not isinstance(value, list) or len(value) != len(diffs):
+        return Score(0.0, max_points, [f"✗ no answers came back from verdict ({_kind(value)})."])
+    if blank := _not_implemented(value, "verdict", max_points):
+        return blank
+    limits = thresholds()
+    right, mistakes = 0, {}
+    for d, got in zip(diffs, value, strict=True):
+        truth = limits.verdict(d)
+        if isinstance(got, dict) and "error" in got:
+            mistakes.setdefault(("raised", got["error"]), []).append(d)
+        elif not isinstance(got, str):
+            mistakes.setdefault(("type", _kind(got)), []).append(d)
+        elif got.strip().lower() == truth:
+            right += 1
+        else:
+            mistakes.setdefault((truth, got.strip().lower()), []).append(d)
+    lines = [f"✓ {right} of {len(diffs)} differences judged right."] if right else []
+    for (first, second), ds in mistakes.items():
+        shown = ", ".join(f"{d:.2g}" for d in sorted(ds))
+        if first == "raised":
+            lines.append(f"✗ verdict({shown}) raised {second}.")
+        elif first == "type":
+            lines.append(
+                f'✗ verdict({shown}) returned {second}; return "correct", "suspicious" or "wrong".'
+            )
+        elif second not in ("correct", "suspicious", "wrong"):
+            lines.append(
+                f'✗ verdict({shown}) returned {second!r}; expected "{first}" (use exactly '
+                '"correct", "suspicious" or "wrong").'
+            )
+        else:
+            hint = _VERDICT_HINTS[(first, second)]
+            lines.append(f'✗ verdict({shown}) returned "{second}", expected "{first}": {hint}.')
+    return Score(max_points * right / len(diffs), max_points, lines)
+
+
+# --- faulty_element ---------------------------------------------------------------------
+
+_LABEL = re.compile(r"^\s*d?([A-Za-z_]+\d*)\s*\[\s*(\d+)\s*,\s*(\d+)\s*\]\s*$")
+
+
+def _score_faulty_element(value, inputs: dict, max_points: float) -> Score:
+    block, index = _parse_label(FAULTY_ELEMENT)
+    if not isinstance(value, str) or not _LABEL.match(value):
+        got = repr(value) if isinstance(value, str) else _kind(value)
+        if isinstance(value, np.ndarray | int | float) and np.size(value) == 1:
+            got = f"the number {np.asarray(value).item():g}"
+        return Score(0.0, max_points, [
+            f"✗ faulty_element should be a label such as \"W1[0, 2]\" (block, then row and "
+            f"column), got {got}; spec.label(i) turns an index i of θ into such a label."
+        ])  # fmt: skip
+    got_block, got_index = _parse_label(value)
+    if got_block not in NETWORK_SHAPES:
+        return Score(0.0, max_points, [
+            f"✗ there is no block {got_block!r}; the blocks are {', '.join(NETWORK_SHAPES)}."
+        ])  # fmt: skip
+    if got_block != block:
+        return Score(0.0, max_points, [
+            f"✗ d{got_block} is right; look at each block's relative difference to find the "
+            "wrong one."
+        ])  # fmt: skip
+    if got_index == index:
+        return Score(max_points, max_points, [f"✓ d{FAULTY_ELEMENT} is the wrong entry."])
+    shape = NETWORK_SHAPES[block]
+    if any(i >= s for i, s in zip(got_index, shape, strict=True)):
+        why = f"{block} has shape {shape}, so {value.strip()} does not exist"
+    elif got_index == index[::-1]:
+        why = "row and column are swapped: the label is [row, column]"
+    else:
+        why = f"d{value.strip().lstrip('d')} is right; find the largest |dθapprox − dθ| in {block}"
+    return Score(0.5 * max_points, max_points, [
+        f"✓ the wrong entry is in d{block}.", f"✗ but not at {got_index}: {why}."
+    ])  # fmt: skip
+
+
+def _parse_label(text: str) -> tuple[str, tuple[int, int]]:
+    m = _LABEL.match(text)
+    return m[1], (int(m[2]), int(m[3]))
+
+
+def _not_implemented(answers: list, function: str, max_points: float) -> Score | None:
+    """One line instead of one per input when every call raised NotImplementedError."""
+    if all(isinstance(a, dict) and str(a.get("error", "")).startswith("NotImplementedError")
+           for a in answers):  # fmt: skip
+        return Score(0.0, max_points, [
+            f"✗ {function} is not implemented yet (it raises NotImplementedError)."
+        ])  # fmt: skip
+    return None
+
+
+def _kind(value) -> str:
+    if isinstance(value, Unreadable):
+        return f"a {value.type}"
+    return f"a {type(value).__name__}"
+
+
+TASKS = {
+    "test_relative_diff": Task(
+        grade_id="test_relative_diff",
+        function="relative_diff",
+        call=_guarded("relative_diff", _NO_RELATIVE_DIFFERENCE, _RELATIVE_CALL),
+        draw=_draw_relative,
+        score=_score_relative_diff,
+    ),
+    "test_grad_check": Task(
+        grade_id="test_grad_check",
+        function="grad_check",
+        call=_guarded("grad_check", _NO_CHECK_GRADIENTS, _GRAD_CHECK_CALL),
+        draw=_draw_grad_check,
+        score=_score_grad_check,
+        needs=("relative_diff",),
+    ),
+    "test_verdict": Task(
+        grade_id="test_verdict",
+        function="verdict",
+        call=_guarded("verdict", _NO_THRESHOLDS, _VERDICT_CALL),
+        draw=_draw_verdict,
+        score=_score_verdict,
+    ),
+    "test_faulty_element": Task(
+        grade_id="test_faulty_element",
+        function="faulty_element",
+        call="_out = faulty_element",
+        draw=lambda seed: {},
+        score=_score_faulty_element,
+    ),
+}
