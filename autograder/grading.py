@@ -16,7 +16,8 @@ def secret_inputs(task: Task, secret: str, assignment: str, student: str) -> dic
 def request(task: Task, inputs: dict) -> tuple[str, str]:
     """(code to run in the kernel, nonce that marks its answer)."""
     nonce = new_nonce()
-    return kernel_code(tripwire_code(task.call), inputs, nonce, (task.function, *task.needs)), nonce
+    guarded = tripwire_code(task.call, task.function, task.forbidden)
+    return kernel_code(guarded, inputs, nonce, (task.function, *task.needs)), nonce
 
 
 def grade_answer(
@@ -27,7 +28,7 @@ def grade_answer(
     ``sources`` are the notebook's code cells, for the static shortcut check (None: skip).
     """
     functions = (task.function, *task.needs)
-    reasons = static_shortcuts(sources, functions) if sources is not None else []
+    reasons = static_shortcuts(sources, functions, task.forbidden) if sources is not None else []
     reasons += [f"{task.function} called {name} while being graded" for name in answer.tripped]
     if reasons:
         return Score(0.0, max_points, [
@@ -48,6 +49,10 @@ def _explain(task: Task, error: str) -> str:
             )
     if error.startswith("Stopped: "):
         return f"✗ {task.function} could not be graded: {error.removeprefix('Stopped: ')}."
+    if error.startswith("MemoryError"):
+        return (f"✗ {task.function} ran out of memory (MemoryError): the grader's sandbox "
+                "caps a kernel's memory; the inputs here are small, so look for a runaway "
+                "allocation.")  # fmt: skip
     if error.startswith("NotImplementedError"):
         return f"✗ {task.function} is not implemented yet (it raises NotImplementedError)."
     return f"✗ {task.function} raised {error}"

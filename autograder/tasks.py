@@ -51,7 +51,9 @@ class Task:
     call : Python run in the kernel with the inputs dict ``_in``; sets ``_out``
     draw : seed -> inputs dict (arrays, dicts of arrays, floats)
     score : (value, inputs, max_points) -> Score, run in the grader's process
-    needs : other names the call uses, listed in feedback when missing
+    needs : other notebook names the call uses
+    forbidden : dotted names (modules, functions, Class.method) that would answer for the
+        student here, e.g. ("gradlib.unroll",); using one earns 0 (see autograder.shortcuts)
     """
 
     grade_id: str
@@ -60,6 +62,7 @@ class Task:
     draw: Callable[[int], dict]
     score: Callable[[object, dict, float], Score]
     needs: tuple[str, ...] = ()
+    forbidden: tuple[str, ...] = ()
 
 
 def value_scorer(reference: Callable[[dict], object], what: str, rtol: float = 1e-6):

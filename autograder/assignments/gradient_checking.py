@@ -36,66 +36,10 @@ RTOL = 1e-9  # relative_diff, and the two-sided loop against gradlib's, agree to
 DIFFERENCE_RTOL = 1e-6  # the difference returned by grad_check against the one recomputed
 MOVED = 1e-12  # an entry of θ (|θ_i| < 1) further than this from its value was moved
 
-# Forbidden per task: label -> (module, attribute) pairs; see _guarded.
-_NO_RELATIVE_DIFFERENCE = {
-    "gradlib.relative_difference": (
-        ("gradlib", "relative_difference"),
-        ("gradlib.gradcheck", "relative_difference"),
-    )
-}
-_NO_CHECK_GRADIENTS = {
-    "gradlib.check_gradients": (
-        ("gradlib", "check_gradients"),
-        ("gradlib.gradcheck", "check_gradients"),
-    ),
-    "gradlib's numeric gradient": (("gradlib.gradcheck", "_gradient"),),
-}
-_NO_THRESHOLDS = {
-    "gradlib.thresholds": (("gradlib", "thresholds"), ("gradlib.gradcheck", "thresholds")),
-    "gradlib's Thresholds.verdict": (("gradlib.report", "Thresholds.verdict"),),
-}
-
-
-def _guarded(function: str, forbidden: dict, call: str) -> str:
-    """Kernel code running ``call`` while the library functions that answer for
-    ``function`` are wrapped; a call of one, or a global name of ``function`` bound to one,
-    is reported through ``_tripped``."""
-    body = "\n".join("    " + line for line in call.strip("\n").splitlines())
-    return f"""import sys as _sys
-import gradlib as _gl  # loads gradlib.gradcheck, gradlib.report into sys.modules
-_fn = {function}
-_wrapped = []
-for _label, _where in {forbidden!r}.items():
-    for _mod, _attr in _where:
-        _owner = _sys.modules[_mod]
-        *_path, _last = _attr.split(".")
-        for _p in _path:
-            _owner = getattr(_owner, _p)
-        _orig = getattr(_owner, _last)
-        _codes, _seen = [getattr(_fn, "__code__", None)], set()
-        _glob = getattr(_fn, "__globals__", {{}})
-        _bound = _fn is _orig
-        while _codes:
-            _c = _codes.pop()
-            if _c is None or id(_c) in _seen:
-                continue
-            _seen.add(id(_c))
-            _bound = _bound or any(_glob.get(_n) is _orig for _n in _c.co_names)
-            _codes += [_k for _k in _c.co_consts if hasattr(_k, "co_names")]
-        if _bound and _label not in _tripped:
-            _tripped.append(_label)
-        def _wire(*a, _f=_orig, _l=_label, **k):
-            if _l not in _tripped:
-                _tripped.append(_l)
-            return _f(*a, **k)
-        _wrapped.append((_owner, _last, _orig))
-        setattr(_owner, _last, _wire)
-try:
-{body}
-finally:
-    for _owner, _last, _orig in reversed(_wrapped):
-        setattr(_owner, _last, _orig)
-"""
+# What would answer for the student in each task (see Task.forbidden).
+NO_RELATIVE_DIFFERENCE = ("gradlib.gradcheck.relative_difference",)
+NO_CHECK_GRADIENTS = ("gradlib.gradcheck.check_gradients", "gradlib.numdiff._gradient")
+NO_THRESHOLDS = ("gradlib.gradcheck.thresholds", "gradlib.report.Thresholds.verdict")
 
 
 # --- relative_diff ----------------------------------------------------------------------
@@ -592,14 +536,16 @@ TASKS = {
     "test_relative_diff": Task(
         grade_id="test_relative_diff",
         function="relative_diff",
-        call=_guarded("relative_diff", _NO_RELATIVE_DIFFERENCE, _RELATIVE_CALL),
+        call=_RELATIVE_CALL,
+        forbidden=NO_RELATIVE_DIFFERENCE,
         draw=_draw_relative,
         score=_score_relative_diff,
     ),
     "test_grad_check": Task(
         grade_id="test_grad_check",
         function="grad_check",
-        call=_guarded("grad_check", _NO_CHECK_GRADIENTS, _GRAD_CHECK_CALL),
+        call=_GRAD_CHECK_CALL,
+        forbidden=NO_CHECK_GRADIENTS,
         draw=_draw_grad_check,
         score=_score_grad_check,
         needs=("relative_diff",),
@@ -607,7 +553,8 @@ TASKS = {
     "test_verdict": Task(
         grade_id="test_verdict",
         function="verdict",
-        call=_guarded("verdict", _NO_THRESHOLDS, _VERDICT_CALL),
+        call=_VERDICT_CALL,
+        forbidden=NO_THRESHOLDS,
         draw=_draw_verdict,
         score=_score_verdict,
     ),

@@ -27,54 +27,10 @@ KINKED_BLOCKS = {"W1", "b1", "W2", "b2"}
 RTOL = 1e-9
 
 # gradlib.nn functions that compute the graded costs for the student.
-COST_SHORTCUTS = ("network_cost", "cost", "cost_from_caches", "l2_penalty")
-FORWARD_SHORTCUTS = (*COST_SHORTCUTS, "forward", "network_gradients", "backward")
-
-
-def guarded_call(function: str, call: str, forbidden: tuple[str, ...]) -> str:
-    """Kernel code that runs ``call`` with the gradlib.nn functions ``forbidden`` as tripwires.
-
-    Two checks, both reporting through ``_tripped`` (see autograder.harness): names that the
-    graded ``function`` (or a notebook function it calls) binds to a forbidden function,
-    whatever their alias; else, calls through the module while ``call`` runs (only the
-    outermost one: the reference cost calls its own helpers).
-    """
-    body = "\n".join("    " + line for line in call.strip("\n").splitlines())
-    return f"""import sys as _sys
-_nn = _sys.modules.get("gradlib.nn")
-_orig = {{_n: getattr(_nn, _n) for _n in {forbidden!r} if callable(getattr(_nn, _n, None))}}
-_bad = {{id(_f): "gradlib.nn." + _n for _n, _f in _orig.items()}}
-def _scan(_fn, _seen):
-    if not hasattr(_fn, "__code__") or id(_fn) in _seen:
-        return
-    _seen.add(id(_fn))
-    _g, _codes = getattr(_fn, "__globals__", {{}}), [_fn.__code__]
-    while _codes:
-        _c = _codes.pop()
-        for _n in _c.co_names:
-            _v = _g.get(_n)
-            if id(_v) in _bad:
-                _tripped.append(_bad[id(_v)])
-            elif callable(_v) and getattr(_v, "__module__", 0) == _fn.__module__:
-                _scan(_v, _seen)
-        _codes.extend(_k for _k in _c.co_consts if hasattr(_k, "co_names"))
-_scan({function}, set())
-_depth = [0]  # only the outermost forbidden call counts (network_cost calls cost_from_caches)
-for _n, _f in _orig.items() if not _tripped else ():
-    def _wire(*a, _f=_f, _label="gradlib.nn." + _n, **k):
-        if not _depth[0]:
-            _tripped.append(_label)
-        _depth[0] += 1
-        try:
-            return _f(*a, **k)
-        finally:
-            _depth[0] -= 1
-    setattr(_nn, _n, _wire)
-try:
-{body}
-finally:
-    for _n, _f in _orig.items():
-        setattr(_nn, _n, _f)"""
+COST_SHORTCUTS = tuple(
+    f"gradlib.nn.{name}" for name in ("network_cost", "cost", "cost_from_caches", "l2_penalty")
+)
+FORWARD_SHORTCUTS = (*COST_SHORTCUTS, "gradlib.nn.forward", "gradlib.layers")
 
 
 # --- regularized_cost ------------------------------------------------------------------
@@ -302,23 +258,17 @@ TASKS = {
     "test_regularized_cost": Task(
         grade_id="test_regularized_cost",
         function="regularized_cost",
-        call=guarded_call(
-            "regularized_cost",
-            """_out = regularized_cost(_in["params"], _in["X"], _in["Y"], _in["lambd"])""",
-            COST_SHORTCUTS,
-        ),
+        call="""_out = regularized_cost(_in["params"], _in["X"], _in["Y"], _in["lambd"])""",
+        forbidden=COST_SHORTCUTS,
         draw=_regularized_inputs,
         score=_score_regularized_cost,
     ),
     "test_cost_with_fixed_dropout": Task(
         grade_id="test_cost_with_fixed_dropout",
         function="cost_with_fixed_dropout",
-        call=guarded_call(
-            "cost_with_fixed_dropout",
-            """_args = (_in["params"], _in["X"], _in["Y"], _in["keep_prob"], int(_in["seed"]))
+        call="""_args = (_in["params"], _in["X"], _in["Y"], _in["keep_prob"], int(_in["seed"]))
 _out = [cost_with_fixed_dropout(*_args), cost_with_fixed_dropout(*_args)]""",
-            FORWARD_SHORTCUTS,
-        ),
+        forbidden=FORWARD_SHORTCUTS,
         draw=_dropout_inputs,
         score=_score_dropout_cost,
     ),

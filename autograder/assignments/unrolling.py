@@ -4,7 +4,7 @@ Every scorer compares with gradlib.unroll (the reference order W1, b1, ..., WL, 
 block flattened row-major) and, when an answer is wrong, rebuilds it under the usual
 mistakes (string order, b before W, column-major reshape, the dict's own order, ...) to
 name the one that was made. The in-kernel call gives nothing for answers that use
-gradlib.unroll itself (see _GUARD).
+gradlib.unroll itself (Task.forbidden).
 """
 
 from __future__ import annotations
@@ -25,62 +25,8 @@ MIN_LAYERS, MAX_LAYERS = 11, 13
 # Unrolling only copies numbers: an answer equals the reference to rounding, or is wrong.
 EXACT = 1e-12
 
-# Runs in the kernel before the graded call: the reference unrolling earns nothing. It
-# looks through the names the graded function (and the notebook functions it calls) use,
-# and wraps ParamSpec, which every gradlib.unroll path builds or uses, while the call runs.
-_GUARD = """import sys as _sys, types as _types
-_U = _sys.modules.get("gradlib.unroll")
-_API = {"unroll", "params_to_vector", "vector_to_params", "grads_to_vector", "ParamSpec"}
-def _code_names(_c):
-    _n = set(_c.co_names)
-    for _k in _c.co_consts:
-        if isinstance(_k, _types.CodeType):
-            _n |= _code_names(_k)
-    return _n
-def _reaches_unroll(_f, _seen):
-    if not isinstance(_f, _types.FunctionType) or _f in _seen:
-        return False
-    _seen.add(_f)
-    _n = _code_names(_f.__code__)
-    for _x in _n:
-        _o = _f.__globals__.get(_x)
-        try:
-            if _o is None:
-                continue
-            if _o is _U or getattr(_o, "__module__", None) == "gradlib.unroll":
-                return True
-            if getattr(_o, "__name__", None) == "gradlib" and _n & _API:
-                return True
-        except Exception:
-            continue
-        if _reaches_unroll(_o, _seen):
-            return True
-    return False
-if _reaches_unroll(__FUNCTION__, set()):
-    _tripped.append("gradlib.unroll (the reference you are writing)")
-_P = getattr(_U, "ParamSpec", None)
-_kept = []
-for _a in ("__init__", "from_shapes", "locate", "label", "views", "block"):
-    _orig = _P.__dict__.get(_a) if _P is not None else None
-    if _orig is None:
-        continue
-    _raw = _orig.__func__ if isinstance(_orig, classmethod) else _orig
-    def _wire(*a, _f=_raw, **k):
-        _tripped.append("gradlib.unroll.ParamSpec (the reference you are writing)")
-        return _f(*a, **k)
-    _kept.append((_a, _orig))
-    setattr(_P, _a, classmethod(_wire) if isinstance(_orig, classmethod) else _wire)
-try:
-__CALL__
-finally:
-    for _a, _orig in _kept:
-        setattr(_P, _a, _orig)
-"""
-
-
-def _guarded(function: str, call: str) -> str:
-    body = "\n".join("    " + line for line in call.strip("\n").splitlines())
-    return _GUARD.replace("__FUNCTION__", function).replace("__CALL__", body)
+# The reference unrolling answers every question here: using it earns nothing.
+NO_REFERENCE = ("gradlib.unroll",)
 
 
 # ---------------------------------------------------------------- orders, right and wrong
@@ -578,38 +524,40 @@ TASKS = {
     "test_theta_order": Task(
         grade_id="test_theta_order",
         function="theta_order",
-        call=_guarded("theta_order", """_out = list(theta_order(list(_in["names"])))"""),
+        call="""_out = list(theta_order(list(_in["names"])))""",
+        forbidden=NO_REFERENCE,
         draw=_draw_order,
         score=_score_theta_order,
     ),
     "test_params_to_theta": Task(
         grade_id="test_params_to_theta",
         function="params_to_theta",
-        call=_guarded("params_to_theta", """_out = params_to_theta(_in["params"])"""),
+        call="""_out = params_to_theta(_in["params"])""",
+        forbidden=NO_REFERENCE,
         draw=_draw_params,
         score=_score_params_to_theta,
     ),
     "test_theta_to_params": Task(
         grade_id="test_theta_to_params",
         function="theta_to_params",
-        call=_guarded("theta_to_params", """_out = theta_to_params(_in["theta"], _in["shapes"])"""),
+        call="""_out = theta_to_params(_in["theta"], _in["shapes"])""",
+        forbidden=NO_REFERENCE,
         draw=_draw_theta,
         score=_score_theta_to_params,
     ),
     "test_grads_to_theta": Task(
         grade_id="test_grads_to_theta",
         function="grads_to_theta",
-        call=_guarded("grads_to_theta", """_out = grads_to_theta(_in["grads"])"""),
+        call="""_out = grads_to_theta(_in["grads"])""",
+        forbidden=NO_REFERENCE,
         draw=_draw_grads,
         score=_score_grads_to_theta,
     ),
     "test_locate_index": Task(
         grade_id="test_locate_index",
         function="locate_index",
-        call=_guarded(
-            "locate_index",
-            """_out = [locate_index(int(_i), _in["shapes"]) for _i in _in["indices"]]""",
-        ),
+        call="""_out = [locate_index(int(_i), _in["shapes"]) for _i in _in["indices"]]""",
+        forbidden=NO_REFERENCE,
         draw=_draw_locate,
         score=_score_locate,
     ),
