@@ -9,6 +9,8 @@ and the scores are those of a serial `nbgrader autograde`.
 
 from __future__ import annotations
 
+import fcntl
+import html
 import multiprocessing
 import shutil
 import sqlite3
@@ -16,8 +18,11 @@ import sys
 import tempfile
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import nbformat
 
 from autograder.course import (
     STATE_DIR,
@@ -64,13 +69,27 @@ def submissions(course_dir: Path, assignment: str) -> dict[str, Path]:
     return {p.parent.name: p for p in sorted(root.glob(f"*/{assignment}")) if p.is_dir()}
 
 
-def needs_grading(course_dir: Path, assignment: str, student: str) -> bool:
-    """nbgrader's rule: no autograded copy yet, or a newer submission timestamp."""
-    done = course_dir / "autograded" / student / assignment
-    if not done.is_dir():
+def recorded(url: str, assignment: str) -> set[str]:
+    """Students whose submission has a score for every graded cell in the gradebook."""
+    from nbgrader.api import Gradebook
+
+    done = set()
+    with Gradebook(url) as gb:
+        for sub in gb.assignment_submissions(assignment):
+            grades = [g for nb in sub.notebooks for g in nb.grades]
+            if grades and all(g.auto_score is not None or g.manual_score is not None
+                              for g in grades):  # fmt: skip
+                done.add(sub.student_id)
+    return done
+
+
+def needs_grading(course_dir: Path, assignment: str, student: str, done: set[str]) -> bool:
+    """No grades recorded, no autograded copy, or a newer submission timestamp (nbgrader's)."""
+    graded = course_dir / "autograded" / student / assignment
+    if student not in done or not graded.is_dir():
         return True
     new, old = (course_dir / "submitted" / student / assignment / "timestamp.txt",
-                done / "timestamp.txt")  # fmt: skip
+                graded / "timestamp.txt")  # fmt: skip
     return new.is_file() and (not old.is_file() or new.read_text() != old.read_text())
 
 
@@ -103,16 +122,46 @@ def autograde(
     check_assignment(assignment)
     secret = course_secret(secret)
     found = submissions(course_dir, assignment)
+    with exclusive(course_dir):
+        return _autograde(assignment, course_dir, found, workers, force, timeout, secret, db_url,
+                          executor, progress, start)  # fmt: skip
+
+
+@contextmanager
+def exclusive(course_dir: Path):
+    """Hold the course directory's lock; clear what a killed run left behind."""
+    state = course_dir / STATE_DIR
+    state.mkdir(parents=True, exist_ok=True)
+    with open(state / "autograde.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CourseError(
+                f"another gradkit autograde is running on {course_dir}; wait for it to finish."
+            ) from None
+        for stale in state.glob("autograde-*"):  # work folders of a killed run
+            shutil.rmtree(stale, ignore_errors=True)
+        yield
+
+
+def _autograde(assignment, course_dir, found, workers, force, timeout, secret, db_url, executor,
+               progress, start) -> Summary:  # fmt: skip
     summary = Summary()
-    todo = [s for s in found if force or needs_grading(course_dir, assignment, s)]
-    summary.skipped = [s for s in found if s not in todo]
     write_config_file(course_dir, timeout)
     config = nbgrader_config(course_dir, db_url=db_url, timeout=timeout)
     register(config, assignment)
+    done = recorded(db_url_of(config), assignment)
+    todo = [s for s in found if force or needs_grading(course_dir, assignment, s, done)]
+    summary.skipped = [s for s in found if s not in todo]
+    for student in list(todo):
+        problem = unreadable(found[student])
+        if problem:
+            todo.remove(student)
+            summary.failed[student] = problem
+            error_page(course_dir, assignment, student, problem)
     if not todo:
         summary.seconds = time.perf_counter() - start
         return summary
-    (course_dir / STATE_DIR).mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="autograde-", dir=course_dir / STATE_DIR))
     try:
         template = _template_gradebook(work, assignment, timeout, db_url_of(config))
@@ -129,6 +178,7 @@ def autograde(
                 ok = result.ok and _record(config, work, assignment, result, summary)
                 if not result.ok:
                     summary.failed[student] = result.error
+                    error_page(course_dir, assignment, student, result.error)
                 if progress:
                     progress(n, len(jobs), student, ok)
         finally:
@@ -138,6 +188,31 @@ def autograde(
         shutil.rmtree(work, ignore_errors=True)
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def unreadable(submission: Path) -> str:
+    """Why the submitted notebooks cannot be graded, or "" when they can."""
+    notebooks = sorted(submission.glob("*.ipynb"))
+    if not notebooks:
+        return f"no notebook in {submission}; the submission must contain the .ipynb file."
+    for path in notebooks:
+        try:
+            nbformat.validate(nbformat.read(path, as_version=4))
+        except Exception as exc:  # invalid JSON, unknown nbformat, schema errors
+            reason = str(exc).strip().splitlines()[0][:200]
+            return (f"{path.name} is not a valid notebook ({type(exc).__name__}: {reason}); "
+                    "ask the student to download the notebook again and resubmit it.")  # fmt: skip
+    return ""
+
+
+def error_page(course_dir: Path, assignment: str, student: str, problem: str) -> Path:
+    """A feedback page for a submission that could not be graded."""
+    folder = course_dir / "feedback" / student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    page = folder / "gradkit-error.html"
+    page.write_text(f"<html><body><h2>{html.escape(assignment)}: not graded</h2>"
+                    f"<p>{html.escape(problem)}</p></body></html>\n")  # fmt: skip
+    return page
 
 
 def _template_gradebook(work: Path, assignment: str, timeout: int, url: str) -> Path:

@@ -51,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     except (CourseError, SecretError, FileNotFoundError) as exc:
         print(f"gradkit: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\ngradkit: interrupted; grades recorded so far are kept — run the same command "
+              "again to grade the rest.", file=sys.stderr)  # fmt: skip
+        return 130
 
 
 def _course_args(p: argparse.ArgumentParser) -> None:

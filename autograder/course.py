@@ -21,6 +21,14 @@ CONFIG_FILE = "nbgrader_config.py"
 STATE_DIR = ".gradkit"  # gradkit's own scratch space inside a course directory
 
 EXECUTE = "autograder.preprocessors.GradkitExecute"
+SANITIZE = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "autograder.preprocessors.RestoreCells",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 AFTER_EXECUTE = [
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
@@ -61,7 +69,6 @@ def nbgrader_config(
     *,
     db_url: str | None = None,
     timeout: int = 30,
-    execute: list[str] | None = None,
 ) -> Config:
     """nbgrader Config for a TA's course directory, sourcing assignments from solutions/."""
     c = Config()
@@ -70,7 +77,9 @@ def nbgrader_config(
     c.CourseDirectory.release_directory = str(course_dir / STATE_DIR / "release")
     if db_url:
         c.CourseDirectory.db_url = db_url
-    c.Autograde.autograde_preprocessors = (execute or [EXECUTE]) + AFTER_EXECUTE
+    c.Autograde.sanitize_preprocessors = SANITIZE
+    c.OverwriteCells.add_missing_cells = True  # a deleted test cell comes back, and is graded
+    c.Autograde.autograde_preprocessors = [EXECUTE, *AFTER_EXECUTE]
     c.GenerateFeedback.preprocessors = FEEDBACK
     c.Execute.timeout = timeout
     return c
@@ -86,6 +95,8 @@ def write_config_file(course_dir: Path, timeout: int = 30) -> Path:
 c = get_config()  # noqa: F821
 c.CourseDirectory.source_directory = {str(SOLUTIONS)!r}
 c.CourseDirectory.release_directory = {str(course_dir / STATE_DIR / "release")!r}
+c.Autograde.sanitize_preprocessors = {SANITIZE!r}
+c.OverwriteCells.add_missing_cells = True
 c.Autograde.autograde_preprocessors = {[EXECUTE, *AFTER_EXECUTE]!r}
 c.GenerateFeedback.preprocessors = {FEEDBACK!r}
 c.Execute.timeout = {timeout}
@@ -113,6 +124,7 @@ def course_directory(config: Config, assignment: str, student: str = "*"):
 
 def run_converter(kind, config: Config, assignment: str, student: str = "*", force=True):
     """Run one nbgrader converter class in this process; raises NbGraderException on failure."""
+    from nbformat.warnings import MissingIDFieldWarning
     from sqlalchemy.exc import SAWarning
 
     nbgrader_environment()
@@ -121,6 +133,7 @@ def run_converter(kind, config: Config, assignment: str, student: str = "*", for
     converter.force = force
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SAWarning)  # nbgrader's known, harmless session notes
+        warnings.simplefilter("ignore", MissingIDFieldWarning)  # cells nbgrader puts back
         converter.start()
     return converter
 

@@ -2,6 +2,7 @@
 
 from autograder.preprocessors.execute import GradkitExecute
 from autograder.preprocessors.replay import ReplayExecute
+from autograder.preprocessors.restore_cells import RestoreCells
 from autograder.preprocessors.scrub import ScrubHiddenTracebacks
 
-__all__ = ["GradkitExecute", "ReplayExecute", "ScrubHiddenTracebacks"]
+__all__ = ["GradkitExecute", "ReplayExecute", "RestoreCells", "ScrubHiddenTracebacks"]

@@ -1,0 +1,109 @@
+"""Faults: is nothing lost when autograde is killed, or when a submission is broken?"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import demo
+from autograder.autograde import autograde, recorded
+from autograder.course import CourseError
+from autograder.report import collect, write_report
+
+pytestmark = pytest.mark.slow
+SECRET = "faults-test-secret"
+
+
+def _class(course: Path, n: int) -> list[str]:
+    names = [f"student{k}" for k in range(n)]
+    for name in names:
+        folder = course / "submitted" / name / "04-backprop"
+        folder.mkdir(parents=True)
+        nbformat.write(demo.submission(demo.STUDENTS[0]), folder / "04-backprop.ipynb")
+    return names
+
+
+def _gradkit(course: Path) -> subprocess.Popen:
+    env = {**os.environ, "GRADKIT_SECRET": SECRET}
+    cmd = [str(Path(sys.executable).parent / "gradkit"), "autograde", "04-backprop",
+           "--course-dir", str(course), "--workers", "2"]  # fmt: skip
+    return subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)  # fmt: skip
+
+
+def _wait_for_grades(course: Path, at_least: int, proc: subprocess.Popen, limit=240) -> None:
+    start = time.monotonic()
+    while len(list(course.glob("autograded/*/04-backprop"))) < at_least:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() - start < limit, "no submission was graded in time"
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_killed_mid_run_then_rerun_loses_and_duplicates_nothing(tmp_path, sig):
+    names = _class(tmp_path, 6)
+    proc = _gradkit(tmp_path)
+    _wait_for_grades(tmp_path, 2, proc)
+    os.killpg(proc.pid, sig)
+    code = proc.wait(timeout=120)
+    if sig == signal.SIGINT:
+        assert code == 130 and b"run the same command again" in proc.stderr.read()
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    kept = recorded(url, "04-backprop")
+    assert 0 < len(kept) < len(names)  # some grades were recorded before the kill
+    summary = autograde("04-backprop", tmp_path, workers=2, secret=SECRET)
+    assert summary.failed == {}
+    assert summary.skipped and set(summary.skipped) <= kept  # recorded grades are kept
+    assert sorted([*summary.graded, *summary.skipped]) == names
+    report = collect(url)
+    assert set(report.scores) == {(n, "04-backprop") for n in names}  # one submission each
+    assert all(q == demo.FULL for q in report.scores.values())
+    assert write_report(tmp_path).csv.is_file()
+
+
+def test_two_runs_on_one_course_are_refused(tmp_path):
+    _class(tmp_path, 2)
+    proc = _gradkit(tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / ".gradkit" / "autograde.lock").exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(0.5)
+        with pytest.raises(CourseError, match="another gradkit autograde is running"):
+            autograde("04-backprop", tmp_path, workers=1, secret=SECRET)
+    finally:
+        proc.wait(timeout=240)
+    assert proc.returncode == 0
+
+
+def test_broken_submissions_get_a_clear_error_and_the_rest_is_graded(tmp_path):
+    _class(tmp_path, 1)
+    broken = {
+        "badjson": "{ this is not json",
+        "future": '{"nbformat": 99, "nbformat_minor": 0, "cells": [], "metadata": {}}',
+    }
+    for name, text in broken.items():
+        folder = tmp_path / "submitted" / name / "04-backprop"
+        folder.mkdir(parents=True)
+        (folder / "04-backprop.ipynb").write_text(text)
+    empty = tmp_path / "submitted" / "nocells" / "04-backprop"
+    empty.mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(), empty / "04-backprop.ipynb")
+    summary = autograde("04-backprop", tmp_path, workers=2, secret=SECRET)
+    assert sorted(summary.graded) == ["nocells", "student0"]
+    assert set(summary.failed) == set(broken)
+    for name in broken:
+        assert "is not a valid notebook" in summary.failed[name]
+        page = tmp_path / "feedback" / name / "04-backprop" / "gradkit-error.html"
+        assert "resubmit" in page.read_text()
+        assert (tmp_path / "submitted" / name / "04-backprop" / "04-backprop.ipynb").read_text() \
+            == broken[name]  # the submission itself is untouched  # fmt: skip
+    scores = collect(f"sqlite:///{tmp_path / 'gradebook.db'}").scores
+    assert scores[("student0", "04-backprop")] == demo.FULL
+    assert scores[("nocells", "04-backprop")] == dict.fromkeys(demo.FULL, 0.0)
