@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -23,19 +24,33 @@ FLOAT32_ADVICE = (
 )
 
 
-def as_float_array(x, what: str = "theta") -> np.ndarray:
-    """Return ``x`` as a floating (or complex) ndarray; integers become float64 exactly.
+LOW_PRECISION_COST = (
+    "J returned a {dtype} value: it computes in {dtype} (float32 data or parameters?), and a "
+    "finite difference of such values keeps only a few significant digits, so even a correct "
+    "gradient can look wrong. Compute J in float64: convert its arrays with .astype(np.float64)."
+)
+
+
+def as_float_array(x, what: str = "theta", *, allow_empty: bool = False) -> np.ndarray:
+    """Return ``x`` as a real floating ndarray; integers become float64 exactly.
 
     Parameters
     ----------
     x : array_like of any shape
     what : name used in error messages
+    allow_empty : accept an array with no entries
 
     Returns
     -------
     ndarray of x's shape, dtype float64 for integer/bool input, else x's own float dtype.
     """
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except ValueError as exc:  # nested lists of unequal lengths
+        raise GradCheckError(
+            f"{what} is a ragged nested list (rows of different lengths), not an array; "
+            "make every row the same length."
+        ) from exc
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
     ):
@@ -43,7 +58,13 @@ def as_float_array(x, what: str = "theta") -> np.ndarray:
             f"{what} must be an array of numbers, got dtype {arr.dtype} "
             f"({type(x).__name__}); pass a numpy array of floats."
         )
-    if arr.size == 0:
+    if np.iscomplexobj(arr):
+        raise GradCheckError(
+            f"{what} is complex ({arr.dtype}), but gradlib works with real numbers; pass "
+            f"{what}.real if the imaginary part is 0 (the complex step takes a real theta: "
+            "method='complex')."
+        )
+    if arr.size == 0 and not allow_empty:
         raise GradCheckError(f"{what} is empty (shape {arr.shape}); there is nothing to check.")
     if np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_:
         as_float = arr.astype(np.float64)
@@ -57,11 +78,9 @@ def as_float_array(x, what: str = "theta") -> np.ndarray:
 
 
 def warn_if_low_precision(arr: np.ndarray, what: str) -> None:
-    """Warn (PrecisionWarning) when ``arr`` is a floating type smaller than float64."""
-    import warnings
-
-    real = np.real(arr[:0]).dtype
-    if np.issubdtype(real, np.floating) and np.finfo(real).bits < 64:
+    """Warn (PrecisionWarning) when ``arr`` (any shape, 0-d too) is a float smaller than float64."""
+    if np.issubdtype(arr.dtype, np.inexact) and np.finfo(arr.dtype).bits < 64:
+        real = np.finfo(arr.dtype).dtype  # float32 for float32 and complex64
         digits = int(-np.log10(np.finfo(real).eps))
         warnings.warn(
             FLOAT32_ADVICE.format(what=what, dtype=real, digits=digits),
@@ -106,6 +125,14 @@ def scalar_value(value, where: str) -> float | complex:
         )
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise GradCheckError(f"J must return a number, but {where} it returned {value!r}.")
+    if np.iscomplexobj(arr):
+        raise GradCheckError(
+            f"J must return a real cost, but {where} it returned the complex number "
+            f"{arr.reshape(()).item()}; look for a complex value entering J (e.g. np.sqrt or "
+            "np.log of a complex array), or return the real part if the imaginary part is 0."
+        )
+    if np.issubdtype(arr.dtype, np.floating) and np.finfo(arr.dtype).bits < 64:
+        warnings.warn(LOW_PRECISION_COST.format(dtype=arr.dtype), PrecisionWarning, stacklevel=3)
     scalar = arr.reshape(()).item()
     if not np.isfinite(scalar):
         raise GradCheckError(
@@ -113,6 +140,14 @@ def scalar_value(value, where: str) -> float | complex:
             "log(0) (clip probabilities) or an overflow in exp."
         )
     return scalar
+
+
+def require_count(value, name: str, meaning: str) -> None:
+    """Raise GradCheckError unless ``value`` is a positive integer (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise GradCheckError(
+            f"{name} must be a positive integer ({meaning}), got {value!r}; e.g. {name}=4."
+        )
 
 
 def _plain_label(shape: tuple[int, ...], i: int) -> str:

@@ -30,7 +30,7 @@ from collections.abc import Callable
 import numpy as np
 
 from gradlib.diagnose import diagnose
-from gradlib.errors import GradCheckError, scalar_value
+from gradlib.errors import GradCheckError, require_count, scalar_value
 from gradlib.gradcheck import NOISE_FACTOR, relative_difference, thresholds
 from gradlib.numdiff import _steps, default_eps
 from gradlib.report import BlockResult, GradCheckReport
@@ -75,8 +75,8 @@ def fast_check(
     GradCheckReport with mode="fast": per block, the relative difference of the k
     directional derivatives; ``numeric`` holds NaN except at the measured elements.
     """
-    _require_count(directions, "directions", "random directions per block")
-    _require_count(worst, "worst", "elements named per failing block")
+    require_count(directions, "directions", "random directions per block")
+    require_count(worst, "worst", "elements named per failing block")
     try:
         rng = np.random.default_rng(seed)
     except (TypeError, ValueError) as exc:
@@ -249,10 +249,3 @@ def _localize(probe, start, delta, d_block, count, tol) -> dict:
         analytic, numeric = probe.entry(start + lo)
         found[lo] = (analytic, numeric, (numeric - analytic) * float(delta[lo]))
     return found
-
-
-def _require_count(value, name: str, meaning: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise GradCheckError(
-            f"{name} must be a positive integer ({meaning}), got {value!r}; e.g. {name}=4."
-        )

@@ -19,11 +19,12 @@ from gradlib.errors import (
     GradCheckError,
     as_float_array,
     require_callable,
+    require_count,
     require_finite,
     scalar_value,
     warn_if_low_precision,
 )
-from gradlib.numdiff import EVALUATIONS_PER_COORDINATE, _gradient, default_eps
+from gradlib.numdiff import EVALUATIONS_PER_COORDINATE, _check_method, _gradient, default_eps
 from gradlib.report import BlockResult, GradCheckReport, Thresholds
 from gradlib.unroll import ParamSpec, grads_to_vector, params_to_vector
 
@@ -43,10 +44,18 @@ def relative_difference(a, b) -> float:
     -------
     float in [0, 1]
     """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
+    a = as_float_array(a, "a", allow_empty=True).astype(np.float64)
+    b = as_float_array(b, "b", allow_empty=True).astype(np.float64)
     if a.shape != b.shape:
-        raise GradCheckError(f"cannot compare arrays of shapes {a.shape} and {b.shape}.")
+        raise GradCheckError(
+            f"cannot compare arrays of shapes {a.shape} and {b.shape}; pass two arrays of the "
+            "same shape (reshape one, e.g. b.reshape(a.shape), if they hold the same entries)."
+        )
+    require_finite(a, "a")
+    require_finite(b, "b")
+    scale = max(np.max(np.abs(a), initial=0.0), np.max(np.abs(b), initial=0.0))
+    if scale > 1e150 or 0 < scale < 1e-150:  # squares would overflow or underflow
+        a, b = a / scale, b / scale
     denominator = np.linalg.norm(a) + np.linalg.norm(b)
     if denominator == 0:
         return 0.0
@@ -115,22 +124,47 @@ def check_gradients(
     GradCheckReport
     """
     require_callable(J)
+    _check_options(method, mode, kinks, worst, context)
     theta, spec, dtheta, as_dict = _unroll(params_or_theta, grads)
     buffer = theta.copy()
 
-    def J_vec(buf: np.ndarray):
-        # J sees views of the working buffer, so perturbing an entry needs no copy.
-        return J(spec.views(buf)) if as_dict else J(buf)
+    views = {}  # id(buffer) -> its blocks as views, built once per buffer
 
-    j0 = scalar_value(J_vec(buffer), "at the given parameters")
+    def J_vec(buf: np.ndarray):
+        # J sees views of the working buffer (in θ's shape), so perturbing an entry needs
+        # no copy.
+        if as_dict:
+            if id(buf) not in views:
+                views[id(buf)] = spec.views(buf)  # the views keep buf alive: ids stay unique
+            return J(dict(views[id(buf)]))  # a fresh dict: J may rebind its entries
+        return J(buf if buf.shape == spec.shapes[0] else buf.reshape(spec.shapes[0]))
+
+    try:
+        j0 = J_vec(buffer)
+    except Exception as exc:
+        exc.add_note("(raised by J at the given parameters, before any step)")
+        raise
+    if not np.array_equal(buffer, theta):
+        raise GradCheckError(
+            "J changed its input in place (theta differs from what was passed after the "
+            "first call); J must not modify theta: work on a copy inside J."
+        )
+    j0 = scalar_value(j0, "at the given parameters")
     if mode == "fast":
         from gradlib.fastcheck import fast_check
 
         return fast_check(
-            J_vec, buffer, spec, dtheta, j0, eps, directions=directions, seed=seed, worst=worst
+            J_vec,
+            buffer,
+            spec,
+            dtheta,
+            j0,
+            eps,
+            directions=directions,
+            seed=seed,
+            worst=worst,
+            context=context,
         )
-    if mode != "full":
-        raise GradCheckError(f"unknown mode {mode!r}; choose 'full' or 'fast'.")
     numeric = _gradient(J_vec, buffer, eps, method, label=spec.label)
     evaluations = EVALUATIONS_PER_COORDINATE[method] * spec.size + 1
     if method in ("forward", "backward"):
@@ -193,6 +227,25 @@ def make_report(
     )
     report.diagnosis.extend(diagnose(report, context))
     return report
+
+
+def _check_options(method, mode, kinks, worst, context) -> None:
+    """Check check_gradients' options before any evaluation of J."""
+    _check_method(method)
+    if mode not in ("full", "fast"):
+        raise GradCheckError(f"unknown mode {mode!r}; choose 'full' or 'fast'.")
+    if mode == "fast" and (method != "central" or kinks is not None):
+        given = "kinks" if kinks is not None else f"method={method!r}"
+        raise GradCheckError(
+            f"mode='fast' uses central differences along random directions and cannot honour "
+            f"{given}; drop it, or use mode='full'."
+        )
+    require_count(worst, "worst", "elements named per failing block")
+    if context is not None and not isinstance(context, dict):
+        raise GradCheckError(
+            f"context must be a dict such as {{'m': 64, 'lambd': 0.1}} or None, got "
+            f"{type(context).__name__}."
+        )
 
 
 def _unroll(params_or_theta, grads):

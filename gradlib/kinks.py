@@ -131,7 +131,12 @@ def crossed_kinks(
         for step in (s, -s):
             buffer[i] = x + step
             where = f"at theta with {label(int(i))} moved by {step:+.3g}"
-            values.append(scalar_value(J(buffer), where))
+            try:
+                out = J(buffer)
+            except Exception as exc:
+                exc.add_note(f"(raised by J {where}, while probing for a kink)")
+                raise
+            values.append(scalar_value(out, where))
         buffer[i] = x
         right = (values[0] - j0) / ((x + s) - x)
         left = (j0 - values[1]) / (x - (x - s))

@@ -26,11 +26,12 @@ from math import ceil
 
 import numpy as np
 
-from gradlib.errors import GradCheckError, require_finite, warn_if_low_precision
+from gradlib.errors import GradCheckError, require_count, require_finite, warn_if_low_precision
 from gradlib.gradcheck import make_report
 from gradlib.layers import KINKED, activation_forward, apply_dropout, linear_forward
 from gradlib.layers import loss_from_logits as data_loss
 from gradlib.nn import (
+    check_lambd,
     check_shapes,
     check_targets,
     cost_from_caches,
@@ -99,6 +100,7 @@ def check_network(
     ``worst`` is how many elements each block names. ``report.evaluations`` counts the
     work in equivalent forward passes.
     """
+    require_count(worst, "worst", "elements named per failing block")
     theta, spec = params_to_vector(params)
     dtheta = grads_to_vector(grads, spec)
     require_finite(dtheta, "grads", lambda i: "d" + spec.label(i))
@@ -120,6 +122,7 @@ def check_network(
 
 def _differences(params, X, Y, hidden, output, lambd, keep_prob, dropout_seed, eps) -> dict:
     """θ's spec, numeric gradient and kinks (shape (n,)), J(θ) and the work done."""
+    check_lambd(lambd)
     X = check_shapes(X, params)[0]
     theta, spec = params_to_vector(params)
     require_finite(theta, "theta", spec.label)

@@ -15,7 +15,7 @@ from numbers import Real
 
 import numpy as np
 
-from gradlib.errors import GradCheckError, as_float_array
+from gradlib.errors import GradCheckError, as_float_array, require_finite
 from gradlib.layers import (
     HIDDEN,
     OUTPUTS,
@@ -47,14 +47,28 @@ def init_params(layer_dims, seed: int = 0, scale: str | float = "he") -> dict[st
     -------
     dict with W_l of shape (n_l, n_{l-1}) and b_l of shape (n_l, 1), l = 1..L
     """
-    dims = list(layer_dims)
-    if len(dims) < 2 or not all(isinstance(d, int | np.integer) and d >= 1 for d in dims):
-        raise GradCheckError(
-            f"layer_dims must be at least two positive ints [n_x, n_1, ..., n_L], got {dims!r}."
+    dims = list(layer_dims) if isinstance(layer_dims, list | tuple | np.ndarray) else None
+    if (
+        dims is None
+        or len(dims) < 2
+        or not all(
+            isinstance(d, int | np.integer) and not isinstance(d, bool) and d >= 1 for d in dims
         )
-    if scale not in ("he", "xavier") and not (isinstance(scale, int | float) and scale > 0):
-        raise GradCheckError(f"scale must be 'he', 'xavier' or a positive float, got {scale!r}.")
-    rng = np.random.default_rng(seed)
+    ):
+        raise GradCheckError(
+            "layer_dims must be at least two positive ints [n_x, n_1, ..., n_L] (a list), "
+            f"got {layer_dims!r}."
+        )
+    named = isinstance(scale, str) and scale in ("he", "xavier")
+    number = isinstance(scale, Real) and not isinstance(scale, bool)
+    if not (named or (number and np.isfinite(scale) and scale > 0)):
+        raise GradCheckError(
+            f"scale must be 'he', 'xavier' or a positive float (finite), got {scale!r}."
+        )
+    try:
+        rng = np.random.default_rng(seed)
+    except (TypeError, ValueError) as exc:
+        raise GradCheckError(f"seed must be an int >= 0 (or None), got {seed!r}.") from exc
     params = {}
     for layer in range(1, len(dims)):
         fan_in = dims[layer - 1]
@@ -123,13 +137,15 @@ def cost(AL, Y, params: dict | None = None, lambd: float = 0.0, output: str = "s
     -------
     float
     """
-    AL = as_float_array(AL, "AL")
+    check_lambd(lambd)
+    AL = check_output(AL, output)
     Y = check_targets(Y, AL.shape, output)
     J = loss(AL, Y, output)
     if lambd:
         if params is None:
             raise GradCheckError(f"lambd={lambd} needs params for the L2 term; pass params=.")
-        J = J + l2_penalty([square_norm(params[k]) for k in _weights(params)], lambd, Y.shape[1])
+        weights = [as_float_array(params[k], k) for k in _weights(params)]
+        J = J + l2_penalty([square_norm(W) for W in weights], lambd, Y.shape[1])
     return float(J)
 
 
@@ -146,8 +162,16 @@ def backward(AL, Y, caches: list, lambd: float = 0.0) -> dict[str, np.ndarray]:
     -------
     dict with dW_l (n_l, n_{l-1}) and db_l (n_l, 1), l = 1..L
     """
-    output = caches[-1]["activation"][0]
-    Y = check_targets(Y, np.shape(AL), output)
+    check_lambd(lambd)
+    _check_caches(caches)
+    output, _, cached_AL = caches[-1]["activation"]
+    AL = check_output(AL, output)
+    if AL.shape != cached_AL.shape:
+        raise GradCheckError(
+            f"AL has shape {AL.shape} but caches come from a forward pass whose output has "
+            f"shape {cached_AL.shape}; pass the AL and caches of the same forward call."
+        )
+    Y = check_targets(Y, AL.shape, output)
     m = Y.shape[1]
     L, grads, dZ = len(caches), {}, output_backward(AL, Y)
     for layer in range(L, 0, -1):
@@ -198,6 +222,7 @@ def network_gradients(
 
 def cost_from_caches(caches: list, Y, lambd: float):
     """Loss from the logits Z_L in ``caches`` plus the L2 term (float64 scalar)."""
+    check_lambd(lambd)
     output, ZL, _ = caches[-1]["activation"]
     Y = check_targets(Y, ZL.shape, output)
     J = loss_from_logits(ZL, Y, output)
@@ -243,6 +268,9 @@ def check_shapes(X, params) -> tuple[np.ndarray, int]:
             f"b1, ..., WL, bL numbered without gaps (missing: {', '.join(missing) or 'none'}; "
             f"unexpected: {', '.join(map(str, extra)) or 'none'})."
         )
+    require_finite(X, "X")
+    for key in sorted(expected, key=lambda k: (int(k[1:]), k[0])):
+        require_finite(as_float_array(params[key], key), key)
     rows, what = X.shape[0], f"X has shape {X.shape} ({X.shape[0]} features)"
     for layer in range(1, L + 1):
         W, b = np.shape(params[f"W{layer}"]), np.shape(params[f"b{layer}"])
@@ -265,6 +293,7 @@ def check_shapes(X, params) -> tuple[np.ndarray, int]:
 def check_targets(Y, shape: tuple[int, ...], output: str) -> np.ndarray:
     """Y as a float array of the output's ``shape`` (n_L, m); softmax needs one-hot columns."""
     Y = as_float_array(Y, "Y")
+    require_finite(Y, "Y")
     if Y.shape != tuple(shape):
         raise GradCheckError(
             f"Y has shape {Y.shape} but the network's output has shape {tuple(shape)}: Y needs "
@@ -279,8 +308,57 @@ def check_targets(Y, shape: tuple[int, ...], output: str) -> np.ndarray:
     return Y
 
 
-def _weights(params: dict) -> list[str]:
-    return [f"W{layer}" for layer in range(1, len(params) // 2 + 1)]
+def check_output(AL, output: str) -> np.ndarray:
+    """AL as a finite float array of shape (n_L, m); probabilities in [0, 1] unless identity."""
+    AL = as_float_array(AL, "AL")
+    if AL.ndim != 2:
+        raise GradCheckError(
+            f"AL must be 2-D (n_L, m), one column per example, got shape {AL.shape}; "
+            "use AL.reshape(1, m) for a single output unit."
+        )
+    require_finite(AL, "AL")
+    check_name(output, OUTPUTS, "output")
+    if output != "identity" and not np.all((AL >= 0) & (AL <= 1)):
+        raise GradCheckError(
+            f"AL must hold {output} probabilities in [0, 1], but it ranges over "
+            f"[{AL.min():.3g}, {AL.max():.3g}]: did you pass the logits Z_L instead of A_L? "
+            "(network_cost computes the loss from the logits itself.)"
+        )
+    return AL
+
+
+def check_lambd(lambd) -> None:
+    """Raise GradCheckError unless the L2 strength λ is a finite real number ≥ 0."""
+    if isinstance(lambd, bool) or not (
+        isinstance(lambd, Real) and np.isfinite(lambd) and lambd >= 0
+    ):
+        raise GradCheckError(f"lambd (the L2 strength λ) must be a number >= 0, got {lambd!r}.")
+
+
+def _check_caches(caches) -> None:
+    ok = isinstance(caches, list) and caches and all(isinstance(c, dict) for c in caches)
+    if not ok or not all({"linear", "activation", "dropout"} <= set(c) for c in caches):
+        raise GradCheckError(
+            f"caches must be the list of per-layer dicts that forward returns, got "
+            f"{type(caches).__name__}; use AL, caches = forward(X, params)."
+        )
+
+
+def _weights(params) -> list[str]:
+    """W1, ..., WL of a params dict, for the L2 term."""
+    if not isinstance(params, dict):
+        raise GradCheckError(
+            f"params must be a dict {{'W1': ..., 'b1': ..., ...}} for the L2 term, got "
+            f"{type(params).__name__}."
+        )
+    names = [f"W{layer}" for layer in range(1, max(1, len(params) // 2) + 1)]
+    missing = [n for n in names if n not in params]
+    if missing:
+        raise GradCheckError(
+            f"the L2 term needs every weight W1, ..., WL in params; missing "
+            f"{', '.join(missing)} (params has {', '.join(map(str, params))})."
+        )
+    return names
 
 
 def _check_dropout(keep_prob: float, dropout_seed) -> None:

@@ -16,7 +16,9 @@ for any f that is analytic and written with complex-safe operations.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from numbers import Real
 
 import numpy as np
 
@@ -87,6 +89,14 @@ def derivative(
     3.0001
     """
     require_callable(f, "f")
+    x_arr = scalar_point(x)
+    warn_if_low_precision(x_arr, "x")
+    g = _gradient(lambda buf: f(buf.reshape(()).item()), x_arr.reshape(1).copy(), eps, method)
+    return float(g[0])
+
+
+def scalar_point(x) -> np.ndarray:
+    """x as a finite real float array of shape () or (1,), or GradCheckError saying why not."""
     x_arr = as_float_array(x, "x")
     if x_arr.shape not in ((), (1,)):
         raise GradCheckError(
@@ -94,8 +104,7 @@ def derivative(
             "use numerical_gradient(J, theta) for arrays."
         )
     require_finite(x_arr, "x")
-    g = _gradient(lambda buf: f(buf.reshape(()).item()), x_arr.reshape(1).copy(), eps, method)
-    return float(g[0])
+    return x_arr
 
 
 def numerical_gradient(
@@ -146,15 +155,33 @@ def numerical_vjp(f: Callable[[np.ndarray], np.ndarray], x, df, eps: float | Non
     ndarray of x's shape
     """
     require_callable(f, "f")
+    x = as_float_array(x, "x")
+    require_finite(x, "x")
+    warn_if_low_precision(x, "x")
     df = as_float_array(df, "df")
     require_finite(df, "df")
-    out_shape = np.shape(f(as_float_array(x, "x")))
-    if out_shape != df.shape:
+    buffer = x.copy()  # f never sees (or changes) the caller's array
+    try:
+        out = f(buffer)
+    except Exception as exc:
+        exc.add_note("(raised by f at x, before any step)")
+        raise
+    if not np.array_equal(buffer, x):
         raise GradCheckError(
-            f"df has shape {df.shape} but f(x) has shape {out_shape}; the upstream gradient "
+            "f changed its input in place (x differs from what was passed after the call); "
+            "f must not modify x: work on a copy inside f."
+        )
+    out = as_float_array(out, "f(x)")
+    require_finite(out, "f(x)")
+    warn_if_low_precision(out, "f(x)")
+    if out.shape != df.shape:
+        raise GradCheckError(
+            f"df has shape {df.shape} but f(x) has shape {out.shape}; the upstream gradient "
             "must have the shape of the function's output."
         )
-    return numerical_gradient(lambda z: np.sum(f(z) * df), x, eps=eps, method="central")
+    return _gradient(
+        lambda z: np.sum(f(z) * df), buffer, eps, "central", label=lambda i: f"x.flat[{i}]"
+    )
 
 
 def error_sweep(
@@ -192,7 +219,7 @@ def _steps(buffer: np.ndarray, eps: float | None, method: str) -> np.ndarray:
     """Per-entry steps eps · max(1, |θ_i|), flat, shape (n,)."""
     if eps is None:
         eps = default_eps(method, buffer.dtype)
-    elif not (np.isscalar(eps) and np.isreal(eps) and np.isfinite(eps) and eps > 0):
+    elif not (isinstance(eps, Real) and np.isfinite(eps) and eps > 0):
         raise GradCheckError(f"eps must be a positive finite number, got {eps!r}.")
     return float(eps) * np.maximum(1.0, np.abs(np.real(buffer.ravel())))
 
@@ -220,15 +247,18 @@ def _gradient(
     flat = buffer.reshape(-1)  # a view: writing flat[i] perturbs what J sees
     grad = np.empty(flat.shape, dtype=np.real(original).dtype)
 
-    def value(where: str):
+    def value(where: Callable[[], str]):
+        # ``where`` says where θ was; it is formatted only when something needs explaining.
         try:
             out = J(buffer)
         except Exception as exc:
-            exc.add_note(f"(raised by J {where})")
+            exc.add_note(f"(raised by J {where()})")
             raise
-        return _checked(out, where, method)
+        if method != "complex" and type(out) in (float, np.float64) and math.isfinite(out):
+            return out  # the common case, with nothing to check
+        return _checked(out, where(), method)
 
-    j0 = value("at theta") if method in ("forward", "backward") else None
+    j0 = value(lambda: "at theta") if method in ("forward", "backward") else None
     for i in range(flat.size):
         x = original.flat[i]
         h = steps[i]
@@ -240,7 +270,7 @@ def _gradient(
 
         def at(step, i=i, x=x):
             flat[i] = x + step
-            return value(f"at theta with {name(i)} moved by {step:+.3g}")
+            return value(lambda: f"at theta with {name(i)} moved by {step:+.3g}")
 
         if method == "complex":
             grad[i] = np.imag(at(1j * h)) / h

@@ -13,13 +13,14 @@ Every drawn artist carries a ``gid`` saying what it is ("error:central", "refere
 from __future__ import annotations
 
 from collections.abc import Callable
+from numbers import Real
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from gradlib.errors import GradCheckError
-from gradlib.numdiff import METHODS, error_sweep
+from gradlib.numdiff import METHODS, error_sweep, scalar_point
 from gradlib.report import _COLOR as VERDICT_COLORS  # the colors of summary() and the HTML
 from gradlib.report import VERDICTS, GradCheckReport
 
@@ -78,6 +79,7 @@ def plot_eps_sweep(
     -------
     Figure : the figure holding the axes
     """
+    scalar_point(x)  # a finite real scalar, before exp(x) or f(x) is computed
     if f is None:
         f, name = np.exp, "exp"
         true_derivative = float(np.exp(x)) if true_derivative is None else true_derivative
@@ -88,10 +90,24 @@ def plot_eps_sweep(
                 "plot_eps_sweep needs true_derivative with your own f: the error of each "
                 "method is measured against it (e.g. true_derivative=np.cos(x) for np.sin)."
             )
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown or not methods:
-        raise GradCheckError(f"methods must be some of {', '.join(METHODS)}, got {methods!r}.")
-    eps = np.logspace(-15, -1, 29) if eps_values is None else np.asarray(eps_values, float)
+    if not (isinstance(true_derivative, Real) and np.isfinite(true_derivative)):
+        raise GradCheckError(
+            f"true_derivative must be a finite real number, f'(x), got {true_derivative!r}."
+        )
+    if true_derivative == 0:
+        raise GradCheckError(
+            "true_derivative is 0, so the relative error |approx − f'(x)| / |f'(x)| is "
+            "undefined; pick an x where f'(x) ≠ 0."
+        )
+    ok = isinstance(methods, tuple | list) and methods and all(m in METHODS for m in methods)
+    if not ok:
+        raise GradCheckError(
+            f"methods must be a tuple of some of {', '.join(METHODS)}, got {methods!r}."
+        )
+    try:
+        eps = np.logspace(-15, -1, 29) if eps_values is None else np.asarray(eps_values, float)
+    except (TypeError, ValueError):
+        eps = np.array([np.nan])  # rejected just below, with the same message
     if eps.ndim != 1 or eps.size < 2 or not np.all(np.isfinite(eps) & (eps > 0)):
         raise GradCheckError(
             f"eps_values must be at least two positive finite steps, got {eps_values!r}."
@@ -139,6 +155,11 @@ def plot_report(report: GradCheckReport, ax: Axes | None = None) -> Figure:
     -------
     Figure : the figure holding the axes
     """
+    if not isinstance(report, GradCheckReport):
+        raise GradCheckError(
+            f"plot_report takes the GradCheckReport that check_gradients returns, got "
+            f"{type(report).__name__}; e.g. plot_report(check_gradients(J, params, grads))."
+        )
     fig, ax = _figure_and_axes(ax)
     names = [b.name for b in report.blocks]
     heights = np.maximum([b.relative_difference for b in report.blocks], FLOOR)
@@ -227,6 +248,11 @@ def _rounding_scale(f: Callable, x: float, true_derivative: float) -> float:
 
 def _figure_and_axes(ax: Axes | None) -> tuple[Figure, Axes]:
     if ax is not None:
+        if not isinstance(ax, Axes):
+            raise GradCheckError(
+                f"ax must be a matplotlib Axes (e.g. fig.add_subplot()) or None, got "
+                f"{type(ax).__name__}."
+            )
         return ax.figure, ax
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     return fig, fig.add_subplot()

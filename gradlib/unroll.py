@@ -12,6 +12,7 @@ Each block is flattened in C (row-major) order, the order of ``np.reshape``.
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 from math import prod
@@ -69,9 +70,17 @@ class ParamSpec:
 
     def locate(self, i: int) -> tuple[str, tuple[int, ...]]:
         """Block name and index within the block of θ[i], e.g. ("W2", (3, 1))."""
-        i = int(i)
+        try:
+            i = operator.index(i)  # ints and numpy integers; not 1.5, "3" or arrays
+        except TypeError:
+            raise GradCheckError(
+                f"locate takes an integer index into θ, got {i!r}; e.g. "
+                "spec.locate(int(np.argmax(np.abs(dtheta - dtheta_approx))))."
+            ) from None
         if not 0 <= i < self.size:
-            raise IndexError(f"index {i} is outside θ, which has {self.size} entries.")
+            raise IndexError(
+                f"index {i} is outside θ, which has {self.size} entries (0 … {self.size - 1})."
+            )
         k = int(np.searchsorted(self.offsets, i, side="right")) - 1
         index = np.unravel_index(i - self.offsets[k], self.shapes[k])
         return self.names[k], tuple(int(j) for j in index)
@@ -128,10 +137,16 @@ def vector_to_params(theta, spec: ParamSpec) -> dict[str, np.ndarray]:
     -------
     dict name -> ndarray of the block's shape
     """
+    _require_spec(spec)
     theta = as_float_array(theta, "theta")
     if theta.ndim == 2 and 1 in theta.shape:  # a column vector θ of the lectures
         theta = theta.reshape(-1)
-    if theta.ndim != 1 or theta.size != spec.size:
+    if theta.ndim != 1:
+        raise GradCheckError(
+            f"theta must be a vector of shape ({spec.size},) or a column ({spec.size}, 1), got "
+            f"shape {theta.shape}; unroll with params_to_vector (or flatten with theta.ravel())."
+        )
+    if theta.size != spec.size:
         raise GradCheckError(
             f"theta has {theta.size} entries (shape {theta.shape}) but the spec expects "
             f"{spec.size} ({_describe(spec)}); did you unroll the same parameters?"
@@ -152,6 +167,7 @@ def grads_to_vector(grads: dict, spec: ParamSpec) -> np.ndarray:
     -------
     dtheta : ndarray, shape (spec.size,)
     """
+    _require_spec(spec)
     if not isinstance(grads, dict):
         raise GradCheckError(
             f"grads must be a dict such as {{'dW1': ..., 'db1': ...}}, got {type(grads).__name__}."
@@ -187,6 +203,14 @@ def grads_to_vector(grads: dict, spec: ParamSpec) -> np.ndarray:
             )
         parts.append(arr.ravel())
     return np.concatenate(parts)
+
+
+def _require_spec(spec) -> None:
+    if not isinstance(spec, ParamSpec):
+        raise GradCheckError(
+            f"spec must be the ParamSpec that params_to_vector returned, got "
+            f"{type(spec).__name__}; e.g. theta, spec = params_to_vector(params)."
+        )
 
 
 def _describe(spec: ParamSpec) -> str:
