@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.autograde import autograde, terminal_progress
-from autograder.course import RELEASE, SOLUTIONS
+from autograder.course import RELEASE, SOLUTIONS, assignments
 from autograder.feedback import feedback
 from autograder.report import diagnoses, write_report
 
@@ -126,36 +126,67 @@ def submission(student: Student, assignment: str = ASSIGNMENT) -> nbformat.Noteb
     return nb
 
 
-def build_class(course_dir: Path, assignment: str = ASSIGNMENT) -> list[Student]:
-    """Write every demo student's submission into course_dir/submitted/."""
-    for student in STUDENTS:
-        folder = course_dir / "submitted" / student.name / assignment
-        folder.mkdir(parents=True, exist_ok=True)
-        nbformat.write(submission(student, assignment), folder / f"{assignment}.ipynb")
-        (folder / "timestamp.txt").write_text("2026-11-20 12:00:00.000000 UTC")
-    return list(STUDENTS)
+def build_class(course_dir: Path) -> dict[str, list[Student]]:
+    """Write every demo submission into course_dir/submitted/: all the stories for
+    04-backprop; for every other assignment, the solutions (ada) and the release (blank)."""
+    classes = {}
+    for assignment in assignments():
+        students = list(STUDENTS) if assignment == ASSIGNMENT else [STUDENTS[0], STUDENTS[1]]
+        for student in students:
+            folder = course_dir / "submitted" / student.name / assignment
+            folder.mkdir(parents=True, exist_ok=True)
+            nbformat.write(submission(student, assignment), folder / f"{assignment}.ipynb")
+            (folder / "timestamp.txt").write_text("2026-11-20 12:00:00.000000 UTC")
+        classes[assignment] = students
+    return classes
 
 
 def run_demo(course_dir=None, workers: int = 2, out=print) -> dict:
-    """Build the demo class, autograde it in parallel, write feedback and the report.
+    """Build the demo class, autograde every assignment in parallel, write feedback and the
+    report, print the tables.
 
-    Returns student -> grade_id -> points, as recorded in the gradebook.
+    Returns (student, assignment) -> grade_id -> points, as recorded in the gradebook.
     """
     course_dir = Path(course_dir or tempfile.mkdtemp(prefix="gradkit-demo-")).resolve()
     course_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("GRADKIT_SECRET", DEMO_SECRET)
     out(f"Demo class in {course_dir}")
-    build_class(course_dir)
-    summary = autograde(ASSIGNMENT, course_dir, workers=workers, force=True,
-                        progress=terminal_progress)  # fmt: skip
-    out(summary.text())
-    html = feedback(ASSIGNMENT, course_dir)
+    classes = build_class(course_dir)
+    pages = 0
+    for assignment, students in classes.items():
+        out(f"\n== {assignment}: {len(students)} submissions")
+        summary = autograde(assignment, course_dir, workers=workers, force=True,
+                            progress=terminal_progress)  # fmt: skip
+        out(summary.text())
+        pages += len(feedback(assignment, course_dir))
     report = write_report(course_dir)
-    out(f"feedback: {len(html)} HTML files in {course_dir / 'feedback'}")
+    out(f"\nfeedback: {pages} HTML files in {course_dir / 'feedback'}")
     out(f"report: {report.csv}, {report.stats_csv}, {report.histogram}")
-    scores = {s: q for (s, a), q in report.scores.items() if a == ASSIGNMENT}
-    out(table(scores, diagnoses(course_dir, ASSIGNMENT)))
-    return scores
+    out("\n" + overview(report, classes))
+    backprop = {s: q for (s, a), q in report.scores.items() if a == ASSIGNMENT}
+    out(
+        f"\n{ASSIGNMENT}, question by question:\n"
+        + table(backprop, diagnoses(course_dir, ASSIGNMENT))
+    )
+    return report.scores
+
+
+def overview(report, classes: dict) -> str:
+    """Student × assignment totals against what each submission deserves."""
+    names = list(classes)
+    most = {a: sum(m for aa, _, m in report.questions if aa == a) for a in names}
+    head = f"{'student':<10}" + "".join(f"{a:>22}" for a in names)
+    lines = [head, "-" * len(head)]
+    for student in STUDENTS:
+        cells = []
+        for a in names:
+            if student not in classes[a]:
+                cells.append(f"{'':>22}")
+                continue
+            got = sum(report.scores.get((student.name, a), {}).values())
+            cells.append(f"{got:>17g}/{most[a]:<4g}")
+        lines.append(f"{student.name:<10}" + "".join(cells))
+    return "\n".join(lines)
 
 
 def table(scores: dict, notes: dict) -> str:
