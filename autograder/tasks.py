@@ -101,7 +101,7 @@ def gradient_scorer(hidden: str = "relu", output: str = "sigmoid", reference=Non
         share = max_points / len(spec.names)
         if not isinstance(value, dict):
             return Score(0.0, max_points, [
-                f"✗ expected a dict of gradients with keys dW1, db1, …, got {_kind(value)}."
+                f"✗ expected a dict of gradients with keys dW1, db1, …, got {kind_of(value)}."
             ])  # fmt: skip
         grads, lines, blocks = {}, [], {}
         for name, shape in zip(spec.names, spec.shapes, strict=True):
@@ -156,11 +156,11 @@ def _as_array(value, shape: tuple, what: str) -> tuple[np.ndarray | None, str]:
     if isinstance(value, Unreadable):
         return None, f"✗ {what}: could not read a {value.type} as numbers ({value.why})."
     if isinstance(value, dict | str | set):
-        return None, f"✗ {what} should be an array of shape {shape}, got {_kind(value)}."
+        return None, f"✗ {what} should be an array of shape {shape}, got {kind_of(value)}."
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        return None, f"✗ {what} should be an array of shape {shape}, got {_kind(value)}."
+        return None, f"✗ {what} should be an array of shape {shape}, got {kind_of(value)}."
     if arr.shape != tuple(shape):
         if arr.size == int(np.prod(shape)) and shape:
             hint = " (transposed?)" if arr.shape == tuple(shape)[::-1] else " (reshape it)"
@@ -172,7 +172,8 @@ def _as_array(value, shape: tuple, what: str) -> tuple[np.ndarray | None, str]:
     return arr, ""
 
 
-def _kind(value) -> str:
+def kind_of(value) -> str:
+    """What a returned value is, for feedback: "None", "a list", "a Fake" (unreadable)."""
     if isinstance(value, Unreadable):
         return f"a {value.type}"
-    return f"a {type(value).__name__}"
+    return "None" if value is None else f"a {type(value).__name__}"

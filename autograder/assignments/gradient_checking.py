@@ -14,7 +14,7 @@ import re
 import numpy as np
 
 from autograder.harness import Unreadable
-from autograder.tasks import Score, Task
+from autograder.tasks import Score, Task, kind_of
 from gradlib import numerical_gradient, relative_difference, thresholds
 
 ASSIGNMENT = "03-gradient-checking"
@@ -127,7 +127,7 @@ def _number(value, what: str) -> tuple[float | None, str]:
     if isinstance(value, Unreadable):
         return None, f"✗ {what}: could not read a {value.type} as a number ({value.why})."
     if value is None or isinstance(value, str | dict | list | tuple | set):
-        return None, f"✗ {what} should return a number, got {_kind(value)}."
+        return None, f"✗ {what} should return a number, got {kind_of(value)}."
     arr = np.asarray(value, dtype=float)
     if arr.size != 1:
         return None, f"✗ {what} should return one number, got an array of shape {arr.shape}."
@@ -138,7 +138,7 @@ def _score_relative_diff(value, inputs: dict, max_points: float) -> Score:
     pairs = [(inputs["a"][k], inputs["b"][k]) for k in sorted(inputs["a"], key=int)]
     if not isinstance(value, list) or len(value) != len(pairs):
         return Score(
-            0.0, max_points, [f"✗ no answers came back from relative_diff ({_kind(value)})."]
+            0.0, max_points, [f"✗ no answers came back from relative_diff ({kind_of(value)})."]
         )
     if blank := _not_implemented(value, "relative_diff", max_points):
         return blank
@@ -230,7 +230,7 @@ def _pair(result, what: str) -> tuple[object, object, str]:
     return (
         None,
         None,
-        f"✗ grad_check should return (difference, dtheta_approx), got {_kind(result)} {what}.",
+        f"✗ grad_check should return (difference, dtheta_approx), got {kind_of(result)} {what}.",
     )
 
 
@@ -331,7 +331,7 @@ def _approx_findings(approx: np.ndarray, inputs: dict, ref: np.ndarray) -> tuple
 def _score_grad_check(value, inputs: dict, max_points: float) -> Score:
     """Half for dθapprox, a quarter for each difference (correct and buggy gradient)."""
     if not isinstance(value, dict) or not {"grad_ok", "grad_bug"} <= set(value):
-        return Score(0.0, max_points, [f"✗ nothing came back from grad_check ({_kind(value)})."])
+        return Score(0.0, max_points, [f"✗ nothing came back from grad_check ({kind_of(value)})."])
     theta, eps = inputs["theta"], inputs["eps"]
     ref = numerical_gradient(_cost(inputs), theta, eps=eps)
     results = {key: _pair(value[key], f"for {what}") for key, what in _CASES}
@@ -388,11 +388,11 @@ def _vector(value, n: int) -> tuple[np.ndarray | None, str]:
     if isinstance(value, Unreadable):
         return None, f"✗ dtheta_approx: could not read a {value.type} as numbers ({value.why})."
     if value is None or isinstance(value, str | dict | set):
-        return None, f"✗ dtheta_approx should be an array of θ's shape, got {_kind(value)}."
+        return None, f"✗ dtheta_approx should be an array of θ's shape, got {kind_of(value)}."
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        return None, f"✗ dtheta_approx should be an array of θ's shape, got {_kind(value)}."
+        return None, f"✗ dtheta_approx should be an array of θ's shape, got {kind_of(value)}."
     if arr.size != n:
         return None, f"✗ dtheta_approx has {arr.size} entries (shape {arr.shape}); θ has {n}."
     if not np.all(np.isfinite(arr)):
@@ -437,7 +437,7 @@ _VERDICT_HINTS = {
 def _score_verdict(value, inputs: dict, max_points: float) -> Score:
     diffs = [float(d) for d in inputs["differences"]]
     if not isinstance(value, list) or len(value) != len(diffs):
-        return Score(0.0, max_points, [f"✗ no answers came back from verdict ({_kind(value)})."])
+        return Score(0.0, max_points, [f"✗ no answers came back from verdict ({kind_of(value)})."])
     if blank := _not_implemented(value, "verdict", max_points):
         return blank
     limits = thresholds()
@@ -447,7 +447,7 @@ def _score_verdict(value, inputs: dict, max_points: float) -> Score:
         if isinstance(got, dict) and "error" in got:
             mistakes.setdefault(("raised", got["error"]), []).append(d)
         elif not isinstance(got, str):
-            mistakes.setdefault(("type", _kind(got)), []).append(d)
+            mistakes.setdefault(("type", kind_of(got)), []).append(d)
         elif got.strip().lower() == truth:
             right += 1
         else:
@@ -480,7 +480,7 @@ _LABEL = re.compile(r"^\s*d?([A-Za-z_]+\d*)\s*\[\s*(\d+)\s*,\s*(\d+)\s*\]\s*$")
 def _score_faulty_element(value, inputs: dict, max_points: float) -> Score:
     block, index = _parse_label(FAULTY_ELEMENT)
     if not isinstance(value, str) or not _LABEL.match(value):
-        got = repr(value) if isinstance(value, str) else _kind(value)
+        got = repr(value) if isinstance(value, str) else kind_of(value)
         if isinstance(value, np.ndarray | int | float) and np.size(value) == 1:
             got = f"the number {np.asarray(value).item():g}"
         return Score(0.0, max_points, [
@@ -524,12 +524,6 @@ def _not_implemented(answers: list, function: str, max_points: float) -> Score |
             f"✗ {function} is not implemented yet (it raises NotImplementedError)."
         ])  # fmt: skip
     return None
-
-
-def _kind(value) -> str:
-    if isinstance(value, Unreadable):
-        return f"a {value.type}"
-    return f"a {type(value).__name__}"
 
 
 TASKS = {

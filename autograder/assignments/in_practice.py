@@ -13,7 +13,7 @@ import numpy as np
 
 from autograder.harness import Unreadable
 from autograder.inputs import draw_network
-from autograder.tasks import Score, Task
+from autograder.tasks import Score, Task, kind_of
 from gradlib import nn
 
 ASSIGNMENT = "05-in-practice"
@@ -147,7 +147,7 @@ def _score_dropout_cost(value, inputs: dict, max_points: float) -> Score:
     if not isinstance(value, list | tuple) or len(value) != 2:
         return Score(0.0, max_points, [
             f"✗ expected the cost as a number (the grader calls your function twice), got "
-            f"{_kind(value)}."
+            f"{kind_of(value)}."
         ])  # fmt: skip
     first, problem = _scalar(value[0], "the cost")
     second, problem2 = _scalar(value[1], "the cost of the second call")
@@ -204,7 +204,7 @@ def _score_dropout_cost(value, inputs: dict, max_points: float) -> Score:
 def _score_kinked_blocks(value, inputs: dict, max_points: float) -> Score:
     if not isinstance(value, set | list | tuple) or not all(isinstance(v, str) for v in value):
         return Score(0.0, max_points, [
-            f"✗ kinked_blocks should be a set of block names like {{'W3'}}, got {_kind(value)}."
+            f"✗ kinked_blocks should be a set of block names like {{'W3'}}, got {kind_of(value)}."
         ])  # fmt: skip
     named = {v[1:] if v.startswith("d") else v for v in value}
     right, wrong = named & KINKED_BLOCKS, named - KINKED_BLOCKS
@@ -232,11 +232,11 @@ def _scalar(value, what: str) -> tuple[float, str]:
     if isinstance(value, Unreadable):
         return np.nan, f"✗ {what}: could not read a {value.type} as a number ({value.why})."
     if value is None or isinstance(value, dict | str | set | bool):
-        return np.nan, f"✗ {what} should be a number (a float), got {_kind(value)}."
+        return np.nan, f"✗ {what} should be a number (a float), got {kind_of(value)}."
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        return np.nan, f"✗ {what} should be a number (a float), got {_kind(value)}."
+        return np.nan, f"✗ {what} should be a number (a float), got {kind_of(value)}."
     if arr.size != 1:
         return np.nan, (
             f"✗ {what} should be one number, got an array of shape {arr.shape}: average "
@@ -246,12 +246,6 @@ def _scalar(value, what: str) -> tuple[float, str]:
     if not np.isfinite(number):
         return np.nan, f"✗ {what} is {number}: look for log(0) or an overflow in exp."
     return number, ""
-
-
-def _kind(value) -> str:
-    if isinstance(value, Unreadable):
-        return f"a {value.type}"
-    return "None" if value is None else f"a {type(value).__name__}"
 
 
 TASKS = {

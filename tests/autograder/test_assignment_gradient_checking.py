@@ -115,7 +115,7 @@ def test_relative_diff_answers_of_the_wrong_kind_earn_nothing_with_a_reason():
     )
     assert score.points == 0.0
     text = _text(score)
-    assert "got a str" in text and "got a NoneType" in text and "could not read a Foo" in text
+    assert "got a str" in text and "got None" in text and "could not read a Foo" in text
     assert "shape (3,)" in text and "returned nan (0/0)" in text
     blank = [{"error": "NotImplementedError: "}] * 5
     assert gc._score_relative_diff(blank, inputs, 2.0).lines == [
@@ -334,7 +334,7 @@ def test_the_planted_bug_is_one_entry_and_faulty_element_names_it():
         ("Z1[0, 0]", 0.0, "no block 'Z1'"),
         ("theta[17]", 0.0, "spec.label(i)"),
         (np.array(17.0), 0.0, "the number 17"),
-        (None, 0.0, "a NoneType"),
+        (None, 0.0, "None"),
     ],
 )
 def test_faulty_element_is_scored_by_block_then_entry(answer, points, hint):
