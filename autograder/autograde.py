@@ -248,6 +248,7 @@ def _record(config, work: Path, assignment: str, result: Executed, summary: Summ
     for name, text in result.notebooks.items():
         (folder / f"{name}.ipynb").write_text(text)
     replay = config.copy()
+    replay.Autograde.sanitize_preprocessors = []  # done by the worker, see ReplayExecute
     replay.Autograde.autograde_preprocessors = [
         "autograder.preprocessors.ReplayExecute",
         *config.Autograde.autograde_preprocessors[1:],

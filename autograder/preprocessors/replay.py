@@ -1,13 +1,11 @@
-"""ReplayExecute: take the outputs of a notebook a worker process already executed.
+"""ReplayExecute: take the notebook a worker process already sanitized and executed.
 
 The parallel autograde runs kernels in worker processes; the parent then runs nbgrader's
 real Autograde with this preprocessor in place of Execute, so that one process writes the
-gradebook and the scoring is nbgrader's own.
+gradebook and the scoring is nbgrader's own (SaveAutoGrades on the executed notebook).
 """
 
 from __future__ import annotations
-
-import copy
 
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
@@ -15,7 +13,7 @@ from traitlets import Unicode
 
 
 class ReplayExecute(NbGraderPreprocessor):
-    """Copy outputs from the executed notebook at ``executed_template`` (no kernel)."""
+    """Use the executed notebook at ``executed_template`` (no kernel)."""
 
     executed_template = Unicode(
         "",
@@ -27,19 +25,7 @@ class ReplayExecute(NbGraderPreprocessor):
         path = self.executed_template.format(
             student=info["student"], assignment=info["assignment"], notebook=info["notebook"]
         )
-        done = nbformat.read(path, as_version=4)
-        if len(done.cells) != len(nb.cells):
-            raise RuntimeError(
-                f"replay: {path} has {len(done.cells)} cells, expected {len(nb.cells)}"
-            )
-        for i, (cell, executed) in enumerate(zip(nb.cells, done.cells, strict=True)):
-            if cell.cell_type != executed.cell_type or cell.source != executed.source:
-                raise RuntimeError(f"replay: cell {i} of {path} differs from the submission")
-            if cell.cell_type == "code":
-                cell.outputs = copy.deepcopy(executed.outputs)
-                cell.execution_count = executed.execution_count
-            if "gradkit" in executed.metadata:
-                cell.metadata["gradkit"] = copy.deepcopy(executed.metadata["gradkit"])
-        if "language_info" in done.metadata:
-            nb.metadata["language_info"] = copy.deepcopy(done.metadata["language_info"])
-        return nb, resources
+        # The worker sanitized the submission with this gradebook's cells (a snapshot of it)
+        # and executed it: its notebook replaces this one whole, so the parent need not
+        # sanitize again (Autograde.sanitize_preprocessors = [] for the replay).
+        return nbformat.read(path, as_version=4), resources
