@@ -26,8 +26,10 @@ import nbformat
 
 from autograder.course import (
     STATE_DIR,
+    TA_SECTIONS,
     CourseError,
     check_assignment,
+    course_settings,
     nbgrader_config,
     register,
     run_converter,
@@ -37,6 +39,7 @@ from autograder.course import (
     db_url as db_url_of,
 )
 from autograder.inputs import course_secret
+from autograder.sandbox import describe as sandbox_status
 from autograder.worker import Executed, Job, execute_submission
 
 
@@ -48,6 +51,7 @@ class Summary:
     failed: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    sandbox: list[str] = field(default_factory=sandbox_status)
 
     def text(self) -> str:
         lines = [
@@ -55,6 +59,7 @@ class Summary:
             f"{len(self.skipped)} (already graded; --force to regrade) in {self.seconds:.1f} s"
         ]
         lines += [f"  FAILED {s}: {why}" for s, why in sorted(self.failed.items())]
+        lines += [f"  sandbox: {line}" for line in self.sandbox if "NOT" in line]
         return "\n".join(lines)
 
 
@@ -99,7 +104,7 @@ def autograde(
     *,
     workers: int = 2,
     force: bool = False,
-    timeout: int = 30,
+    timeout: int | None = None,
     secret: str | None = None,
     db_url: str | None = None,
     executor: Executor | None = None,
@@ -111,7 +116,7 @@ def autograde(
     ----------
     workers : worker processes (ignored when ``executor`` is given)
     force : regrade submissions that were already graded
-    timeout : seconds per notebook cell
+    timeout : seconds per notebook cell (default: the course's nbgrader_config.py, else 30)
     secret : course secret (default: $GRADKIT_SECRET)
     db_url : gradebook (default: sqlite course_dir/gradebook.db)
     executor : any concurrent.futures.Executor, e.g. a Dask client's get_executor()
@@ -147,8 +152,9 @@ def exclusive(course_dir: Path):
 def _autograde(assignment, course_dir, found, workers, force, timeout, secret, db_url, executor,
                progress, start) -> Summary:  # fmt: skip
     summary = Summary()
-    write_config_file(course_dir, timeout)
-    config = nbgrader_config(course_dir, db_url=db_url, timeout=timeout)
+    write_config_file(course_dir)
+    settings = course_settings(course_dir)
+    config = nbgrader_config(course_dir, db_url=db_url, timeout=timeout, settings=settings)
     register(config, assignment)
     done = recorded(db_url_of(config), assignment)
     todo = [s for s in found if force or needs_grading(course_dir, assignment, s, done)]
@@ -164,8 +170,10 @@ def _autograde(assignment, course_dir, found, workers, force, timeout, secret, d
         return summary
     work = Path(tempfile.mkdtemp(prefix="autograde-", dir=course_dir / STATE_DIR))
     try:
-        template = _template_gradebook(work, assignment, timeout, db_url_of(config))
-        jobs = [Job(assignment, s, str(found[s]), str(template), secret, timeout) for s in todo]
+        template = _template_gradebook(work, assignment, db_url_of(config))
+        worker_settings = {k: v for k, v in config.items() if k in TA_SECTIONS}
+        jobs = [Job(assignment, s, str(found[s]), str(template), secret, worker_settings)
+                for s in todo]  # fmt: skip
         own = executor is None
         pool = executor or ProcessPoolExecutor(
             max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn")
@@ -215,7 +223,7 @@ def error_page(course_dir: Path, assignment: str, student: str, problem: str) ->
     return page
 
 
-def _template_gradebook(work: Path, assignment: str, timeout: int, url: str) -> Path:
+def _template_gradebook(work: Path, assignment: str, url: str) -> Path:
     """A gradebook file that knows the assignment, for the workers to copy.
 
     A SQLite gradebook is snapshotted with SQLite's backup API (consistent even while
@@ -228,7 +236,7 @@ def _template_gradebook(work: Path, assignment: str, timeout: int, url: str) -> 
         with sqlite3.connect(url[len("sqlite:///") :]) as source, sqlite3.connect(path) as copy:
             source.backup(copy)
     else:
-        register(nbgrader_config(root, timeout=timeout), assignment)
+        register(nbgrader_config(root), assignment)
     return path
 
 

@@ -26,7 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     _course_args(p)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes")
     p.add_argument("--force", action="store_true", help="regrade already graded submissions")
-    p.add_argument("--timeout", type=int, default=30, help="seconds per notebook cell")
+    p.add_argument(
+        "--timeout",
+        type=int,
+        help="seconds per notebook cell (default: nbgrader_config.py's, else 30)",
+    )
     p.add_argument("--secret", help="course secret (default: $GRADKIT_SECRET)")
 
     p = sub.add_parser("feedback", help="write feedback HTML for graded submissions")

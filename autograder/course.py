@@ -64,14 +64,38 @@ def check_assignment(name: str) -> None:
         )
 
 
+# Sections of the course's nbgrader_config.py that gradkit's own runs honour too: the
+# per-cell timeout, the sandbox limits, output limits. Paths and preprocessors are gradkit's.
+TA_SECTIONS = ("Execute", "GradkitExecute", "LimitOutput", "IgnorePattern")
+
+
+def course_settings(course_dir: Path) -> dict:
+    """The TA's settings from course_dir/nbgrader_config.py (TA_SECTIONS and db_url)."""
+    path = Path(course_dir) / CONFIG_FILE
+    if not path.is_file():
+        return {}
+    from traitlets.config.loader import PyFileConfigLoader
+
+    loaded = PyFileConfigLoader(CONFIG_FILE, path=str(path.parent)).load_config()
+    settings = {k: dict(loaded[k]) for k in TA_SECTIONS if k in loaded and loaded[k]}
+    if "db_url" in loaded.get("CourseDirectory", {}):
+        settings["CourseDirectory"] = {"db_url": loaded.CourseDirectory.db_url}
+    return settings
+
+
 def nbgrader_config(
     course_dir: Path,
     *,
     db_url: str | None = None,
-    timeout: int = 30,
+    timeout: int | None = None,
+    settings: dict | None = None,
 ) -> Config:
-    """nbgrader Config for a TA's course directory, sourcing assignments from solutions/."""
-    c = Config()
+    """nbgrader Config for a course directory, sourcing assignments from solutions/.
+
+    ``settings`` (see course_settings) come first; an explicit ``db_url`` or ``timeout``
+    overrides them.
+    """
+    c = Config(settings or {})
     c.CourseDirectory.root = str(course_dir)
     c.CourseDirectory.source_directory = str(SOLUTIONS)
     c.CourseDirectory.release_directory = str(course_dir / STATE_DIR / "release")
@@ -81,17 +105,23 @@ def nbgrader_config(
     c.OverwriteCells.add_missing_cells = True  # a deleted test cell comes back, and is graded
     c.Autograde.autograde_preprocessors = [EXECUTE, *AFTER_EXECUTE]
     c.GenerateFeedback.preprocessors = FEEDBACK
-    c.Execute.timeout = timeout
+    if timeout is not None:
+        c.Execute.timeout = timeout
     return c
 
 
-def write_config_file(course_dir: Path, timeout: int = 30) -> Path:
+def write_config_file(course_dir: Path) -> Path:
     """nbgrader_config.py so that plain `nbgrader autograde` in the course dir grades as gradkit.
 
-    The course secret is read from the environment at grading time, never written here.
+    Written once; after that it is the TA's file (gradkit honours its TA_SECTIONS). The
+    course secret is read from the environment at grading time, never written here.
     """
     path = course_dir / CONFIG_FILE
-    text = f"""# Written by gradkit: plain `nbgrader` commands run here grade as `gradkit` does.
+    if path.exists():
+        return path
+    path.write_text(f"""# Written by gradkit: plain `nbgrader` here grades as `gradkit` does.
+# Yours to edit: `gradkit autograde` also uses the Execute, GradkitExecute, LimitOutput and
+# IgnorePattern settings below (and CourseDirectory.db_url); gradkit sets the rest itself.
 c = get_config()  # noqa: F821
 c.CourseDirectory.source_directory = {str(SOLUTIONS)!r}
 c.CourseDirectory.release_directory = {str(course_dir / STATE_DIR / "release")!r}
@@ -99,10 +129,15 @@ c.Autograde.sanitize_preprocessors = {SANITIZE!r}
 c.OverwriteCells.add_missing_cells = True
 c.Autograde.autograde_preprocessors = {[EXECUTE, *AFTER_EXECUTE]!r}
 c.GenerateFeedback.preprocessors = {FEEDBACK!r}
-c.Execute.timeout = {timeout}
-"""
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+c.Execute.timeout = 30  # seconds per cell
+# The grading kernel's sandbox (autograder.sandbox); these are the defaults:
+# c.GradkitExecute.memory_limit_mb = 2048
+# c.GradkitExecute.cpu_limit_seconds = 600
+# c.GradkitExecute.process_limit = 64
+# c.GradkitExecute.file_size_limit_mb = 64
+# c.GradkitExecute.allow_network = False
+# c.GradkitExecute.notebook_timeout = 600
+""")
     return path
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autograder.course import check_assignment, nbgrader_config, run_converter
+from autograder.course import check_assignment, course_settings, nbgrader_config, run_converter
 
 
 def feedback(assignment: str, course_dir, db_url: str | None = None) -> list[Path]:
@@ -19,6 +19,6 @@ def feedback(assignment: str, course_dir, db_url: str | None = None) -> list[Pat
     graded = sorted((course_dir / "autograded").glob(f"*/{assignment}"))
     if not graded:
         return []
-    config = nbgrader_config(course_dir, db_url=db_url)
+    config = nbgrader_config(course_dir, db_url=db_url, settings=course_settings(course_dir))
     run_converter(GenerateFeedback, config, assignment)
     return sorted((course_dir / "feedback").glob(f"*/{assignment}/*.html"))

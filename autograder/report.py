@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.course import nbgrader_environment
+from autograder.course import course_settings, nbgrader_environment
 
 
 @dataclass
@@ -62,6 +62,7 @@ def collect(db_url: str) -> Report:
 def write_report(course_dir, db_url: str | None = None) -> Report:
     """grades.csv, question_stats.csv and score_histogram.png in ``course_dir``."""
     course_dir = Path(course_dir).resolve()
+    db_url = db_url or course_settings(course_dir).get("CourseDirectory", {}).get("db_url")
     db_url = db_url or f"sqlite:///{course_dir / 'gradebook.db'}"
     if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///") :]).is_file():
         raise FileNotFoundError(

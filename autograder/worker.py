@@ -29,7 +29,7 @@ class Job:
     submission : folder of the submitted files
     template_db : a gradebook file that knows the assignment (copied, never written)
     secret : course secret for the per-student inputs
-    timeout : seconds per cell
+    settings : the course's nbgrader settings for execution (course.TA_SECTIONS)
     """
 
     assignment: str
@@ -37,7 +37,7 @@ class Job:
     submission: str
     template_db: str
     secret: str
-    timeout: int = 30
+    settings: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -60,7 +60,7 @@ def execute_submission(job: Job) -> Executed:
         root = Path(tmp)
         shutil.copytree(job.submission, root / "submitted" / job.student / job.assignment)
         shutil.copy(job.template_db, root / "gradebook.db")
-        config = nbgrader_config(root, timeout=job.timeout)
+        config = nbgrader_config(root, settings=job.settings)
         config.Autograde.autograde_preprocessors = [EXECUTE]  # execution only: no scoring here
         config.GradkitExecute.secret = job.secret
         errors, handler = _capture_log()

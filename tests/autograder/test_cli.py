@@ -48,3 +48,22 @@ def test_every_design_command_exists():
         with pytest.raises(SystemExit) as exit_:
             cli.main([command, "--help"])
         assert exit_.value.code == 0
+
+
+def test_the_course_config_file_is_written_once_and_honoured(tmp_path):
+    from autograder.course import course_settings, nbgrader_config, write_config_file
+
+    path = write_config_file(tmp_path)
+    assert "c.Execute.timeout = 30" in path.read_text()
+    edits = (
+        "c.GradkitExecute.memory_limit_mb = 512\nc.Execute.timeout = 7\n"
+        "c.CourseDirectory.db_url = 'sqlite:////x/gb.db'\n"
+    )
+    path.write_text(path.read_text() + edits)
+    write_config_file(tmp_path)  # a TA's edits are kept
+    settings = course_settings(tmp_path)
+    assert settings["GradkitExecute"] == {"memory_limit_mb": 512}
+    config = nbgrader_config(tmp_path, settings=settings)
+    assert config.Execute.timeout == 7 and config.GradkitExecute.memory_limit_mb == 512
+    assert config.CourseDirectory.db_url == "sqlite:////x/gb.db"
+    assert nbgrader_config(tmp_path, timeout=3, settings=settings).Execute.timeout == 3
