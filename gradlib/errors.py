@@ -154,3 +154,21 @@ def _plain_label(shape: tuple[int, ...], i: int) -> str:
     if not shape:
         return "the scalar"
     return "[" + ", ".join(str(int(k)) for k in np.unravel_index(i, shape)) + "]"
+
+
+def first_call(
+    fn: Callable, buffer: np.ndarray, original: np.ndarray, who: str, what: str, at: str = ""
+):
+    """``fn(buffer)`` once, before any step: a note (saying ``at``) on its exceptions, and
+    an error if it changed its input in place (``buffer`` must still equal ``original``)."""
+    try:
+        out = fn(buffer)
+    except Exception as exc:
+        exc.add_note(f"(raised by {who} at {at or what}, before any step)")
+        raise
+    if not np.array_equal(buffer, original):
+        raise GradCheckError(
+            f"{who} changed its input in place ({what} differs from what was passed after "
+            f"the first call); {who} must not modify {what}: work on a copy inside {who}."
+        )
+    return out

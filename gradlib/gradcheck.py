@@ -18,6 +18,7 @@ from gradlib.diagnose import diagnose
 from gradlib.errors import (
     GradCheckError,
     as_float_array,
+    first_call,
     require_callable,
     require_count,
     require_finite,
@@ -139,17 +140,10 @@ def check_gradients(
             return J(dict(views[id(buf)]))  # a fresh dict: J may rebind its entries
         return J(buf if buf.shape == spec.shapes[0] else buf.reshape(spec.shapes[0]))
 
-    try:
-        j0 = J_vec(buffer)
-    except Exception as exc:
-        exc.add_note("(raised by J at the given parameters, before any step)")
-        raise
-    if not np.array_equal(buffer, theta):
-        raise GradCheckError(
-            "J changed its input in place (theta differs from what was passed after the "
-            "first call); J must not modify theta: work on a copy inside J."
-        )
-    j0 = scalar_value(j0, "at the given parameters")
+    j0 = scalar_value(
+        first_call(J_vec, buffer, theta, "J", "theta", "the given parameters"),
+        "at the given parameters",
+    )
     if mode == "fast":
         from gradlib.fastcheck import fast_check
 

@@ -25,6 +25,7 @@ import numpy as np
 from gradlib.errors import (
     GradCheckError,
     as_float_array,
+    first_call,
     require_callable,
     require_finite,
     scalar_value,
@@ -161,17 +162,7 @@ def numerical_vjp(f: Callable[[np.ndarray], np.ndarray], x, df, eps: float | Non
     df = as_float_array(df, "df")
     require_finite(df, "df")
     buffer = x.copy()  # f never sees (or changes) the caller's array
-    try:
-        out = f(buffer)
-    except Exception as exc:
-        exc.add_note("(raised by f at x, before any step)")
-        raise
-    if not np.array_equal(buffer, x):
-        raise GradCheckError(
-            "f changed its input in place (x differs from what was passed after the call); "
-            "f must not modify x: work on a copy inside f."
-        )
-    out = as_float_array(out, "f(x)")
+    out = as_float_array(first_call(f, buffer, x, "f", "x"), "f(x)")
     require_finite(out, "f(x)")
     warn_if_low_precision(out, "f(x)")
     if out.shape != df.shape:
