@@ -95,7 +95,8 @@ def kernel_command(cmd: list[str], limits: Limits, workdir: str, private: str) -
             "--memory-mb", str(limits.memory_mb), "--cpu-seconds", str(limits.cpu_seconds),
             "--processes", str(limits.processes), "--file-size-mb", str(limits.file_size_mb),
             *([] if limits.network else ["--no-network"]),
-            "--workdir", workdir, "--private", private, "--", *cmd]  # fmt: skip
+            "--workdir", workdir, "--private", private,
+            *(["--bwrap", bwrap()] if bwrap() else []), "--", *cmd]  # fmt: skip
 
 
 def _bwrap_args(args, path: str) -> list[str]:
@@ -179,11 +180,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-network", action="store_true")
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--private", required=True)
+    parser.add_argument("--bwrap", help="a bwrap the grader found working (probed once there)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     args.command = args.command[1:] if args.command[:1] == ["--"] else args.command
     _set_limits(args)
-    path = bwrap()
+    path = args.bwrap
     cmd = _bwrap_args(args, path) if path else args.command
     # The kernel's own terminal output (banners, C-level noise) goes to a log of its own;
     # what the student's code prints reaches the grader through the kernel protocol.

@@ -12,7 +12,6 @@ import io
 import logging
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,14 +47,12 @@ class Executed:
     ok: bool
     notebooks: dict[str, str] = field(default_factory=dict)
     error: str = ""
-    seconds: float = 0.0
 
 
 def execute_submission(job: Job) -> Executed:
     """Run nbgrader's Autograde with only GradkitExecute on a private copy of the submission."""
     from nbgrader.converters import Autograde
 
-    start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"gradkit-{job.student}-") as tmp:
         root = Path(tmp)
         shutil.copytree(job.submission, root / "submitted" / job.student / job.assignment)
@@ -69,12 +66,12 @@ def execute_submission(job: Job) -> Executed:
         except Exception as exc:  # nbgrader reports per-notebook failures this way
             detail = errors.getvalue().strip().splitlines()
             reason = _first_reason(detail) or f"{type(exc).__name__}: {exc}"
-            return Executed(job.student, False, error=reason, seconds=time.perf_counter() - start)
+            return Executed(job.student, False, error=reason)
         finally:
             logging.getLogger("gradkit").removeHandler(handler)
         out = root / "autograded" / job.student / job.assignment
         notebooks = {p.stem: p.read_text() for p in sorted(out.glob("*.ipynb"))}
-    return Executed(job.student, True, notebooks, seconds=time.perf_counter() - start)
+    return Executed(job.student, True, notebooks)
 
 
 def _capture_log() -> tuple[io.StringIO, logging.Handler]:

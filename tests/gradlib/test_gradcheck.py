@@ -116,8 +116,6 @@ def test_array_interface_uses_theta_labels():
 
 @pytest.mark.parametrize("method", ["forward", "backward", "richardson", "complex"])
 def test_every_method_passes_a_correct_gradient_and_fails_a_bug(method):
-    params, cost, grads = _net(4)
-
     def complex_safe_cost(p):  # the complex step needs complex-safe operations
         A = np.tanh(p["W1"] @ X + p["b1"])
         return np.sum((p["W2"] @ A + p["b2"]) ** 2) / 2
