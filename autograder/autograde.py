@@ -1,7 +1,9 @@
 """Parallel autograde: workers execute submissions, one writer records the grades.
 
-Kernels run in worker processes (autograder.worker), each on a private copy of one
-submission. As each finishes, this process runs nbgrader's own Autograde on the course
+Every submission first comes through autograder.ingest (regular files only, size-capped,
+read once); from then on nothing opens the student's folder again. Kernels run in worker
+processes (autograder.worker), each on its own copy of those bytes. As each finishes,
+this process runs nbgrader's own Autograde on the course
 directory with ReplayExecute in place of Execute, so nbgrader's scoring (SaveAutoGrades)
 records the grades and this process is the gradebook's only writer: SQLite never sees two,
 and the scores are those of a serial `nbgrader autograde`.
@@ -10,8 +12,10 @@ and the scores are those of a serial `nbgrader autograde`.
 from __future__ import annotations
 
 import fcntl
+import glob
 import html
 import multiprocessing
+import os
 import shutil
 import sqlite3
 import sys
@@ -38,8 +42,10 @@ from autograder.course import (
 from autograder.course import (
     db_url as db_url_of,
 )
+from autograder.ingest import Intake, ingest, write
 from autograder.inputs import course_secret
 from autograder.sandbox import describe as sandbox_status
+from autograder.sandbox import require_isolation
 from autograder.worker import Executed, Job, execute_submission
 
 
@@ -50,6 +56,7 @@ class Summary:
     graded: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    refused: dict[str, list[str]] = field(default_factory=dict)  # files not let in
     seconds: float = 0.0
     sandbox: list[str] = field(default_factory=sandbox_status)
 
@@ -59,6 +66,9 @@ class Summary:
             f"{len(self.skipped)} (already graded; --force to regrade) in {self.seconds:.1f} s"
         ]
         lines += [f"  FAILED {s}: {why}" for s, why in sorted(self.failed.items())]
+        lines += [
+            f"  refused from {s}: {'; '.join(why)}" for s, why in sorted(self.refused.items())
+        ]
         lines += [f"  sandbox: {line}" for line in self.sandbox if "NOT" in line]
         return "\n".join(lines)
 
@@ -71,7 +81,12 @@ def submissions(course_dir: Path, assignment: str) -> dict[str, Path]:
             f"{course_dir} has no submitted/ folder; put submissions at "
             f"{root}/STUDENT/{assignment}/*.ipynb (nbgrader's layout)."
         )
-    return {p.parent.name: p for p in sorted(root.glob(f"*/{assignment}")) if p.is_dir()}
+    found = {}
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):  # no glob: names are data
+        folder = Path(entry.path) / assignment
+        if entry.is_dir(follow_symlinks=False) and folder.is_dir() and not folder.is_symlink():
+            found[entry.name] = folder
+    return found
 
 
 def recorded(url: str, assignment: str) -> set[str]:
@@ -88,14 +103,14 @@ def recorded(url: str, assignment: str) -> set[str]:
     return done
 
 
-def needs_grading(course_dir: Path, assignment: str, student: str, done: set[str]) -> bool:
+def needs_grading(course_dir: Path, assignment: str, intake: Intake, student: str,
+                  done: set[str]) -> bool:  # fmt: skip
     """No grades recorded, no autograded copy, or a newer submission timestamp (nbgrader's)."""
     graded = course_dir / "autograded" / student / assignment
     if student not in done or not graded.is_dir():
         return True
-    new, old = (course_dir / "submitted" / student / assignment / "timestamp.txt",
-                graded / "timestamp.txt")  # fmt: skip
-    return new.is_file() and (not old.is_file() or new.read_text() != old.read_text())
+    new, old = intake.files.get("timestamp.txt"), graded / "timestamp.txt"
+    return new is not None and (not old.is_file() or new != old.read_bytes())
 
 
 def autograde(
@@ -109,6 +124,7 @@ def autograde(
     db_url: str | None = None,
     executor: Executor | None = None,
     progress=None,
+    sandbox: bool = True,
 ) -> Summary:
     """Autograde every submission of ``assignment`` in ``course_dir``.
 
@@ -121,15 +137,18 @@ def autograde(
     db_url : gradebook (default: sqlite course_dir/gradebook.db)
     executor : any concurrent.futures.Executor, e.g. a Dask client's get_executor()
     progress : callable(done, total, student, ok) for a progress display
+    sandbox : False runs student code without isolation (gradkit's --no-sandbox): any
+        student can then read the secret and rewrite the gradebook
     """
     start = time.perf_counter()
     course_dir = Path(course_dir).resolve()
     check_assignment(assignment)
+    require_isolation(sandbox)
     secret = course_secret(secret)
     found = submissions(course_dir, assignment)
     with exclusive(course_dir):
         return _autograde(assignment, course_dir, found, workers, force, timeout, secret, db_url,
-                          executor, progress, start)  # fmt: skip
+                          executor, progress, start, sandbox)  # fmt: skip
 
 
 @contextmanager
@@ -150,17 +169,23 @@ def exclusive(course_dir: Path):
 
 
 def _autograde(assignment, course_dir, found, workers, force, timeout, secret, db_url, executor,
-               progress, start) -> Summary:  # fmt: skip
+               progress, start, sandbox) -> Summary:  # fmt: skip
     summary = Summary()
     write_config_file(course_dir)
     settings = course_settings(course_dir)
     config = nbgrader_config(course_dir, db_url=db_url, timeout=timeout, settings=settings)
+    config.GradkitExecute.sandbox = sandbox
     register(config, assignment)
     done = recorded(db_url_of(config), assignment)
-    todo = [s for s in found if force or needs_grading(course_dir, assignment, s, done)]
+    intakes = {}
+    for student, folder in found.items():
+        intakes[student] = intake = ingest(folder)
+        if intake.refused:
+            summary.refused[student] = intake.refused
+    todo = [s for s in found if force or needs_grading(course_dir, assignment, intakes[s], s, done)]
     summary.skipped = [s for s in found if s not in todo]
     for student in list(todo):
-        problem = unreadable(found[student])
+        problem = unreadable(intakes[student])
         if problem:
             todo.remove(student)
             summary.failed[student] = problem
@@ -170,9 +195,12 @@ def _autograde(assignment, course_dir, found, workers, force, timeout, secret, d
         return summary
     work = Path(tempfile.mkdtemp(prefix="autograde-", dir=course_dir / STATE_DIR))
     try:
+        for student in todo:  # what the parent's nbgrader reads instead of submitted/
+            write(intakes[student], work / "intake" / student / assignment)
         template = _template_gradebook(work, assignment, db_url_of(config))
         worker_settings = {k: v for k, v in config.items() if k in TA_SECTIONS}
-        jobs = [Job(assignment, s, str(found[s]), str(template), secret, worker_settings)
+        worker_settings.setdefault("GradkitExecute", {})["sandbox"] = sandbox
+        jobs = [Job(assignment, s, intakes[s].files, str(template), secret, worker_settings)
                 for s in todo]  # fmt: skip
         own = executor is None
         pool = executor or ProcessPoolExecutor(
@@ -198,17 +226,17 @@ def _autograde(assignment, course_dir, found, workers, force, timeout, secret, d
     return summary
 
 
-def unreadable(submission: Path) -> str:
+def unreadable(intake: Intake) -> str:
     """Why the submitted notebooks cannot be graded, or "" when they can."""
-    notebooks = sorted(submission.glob("*.ipynb"))
-    if not notebooks:
-        return f"no notebook in {submission}; the submission must contain the .ipynb file."
-    for path in notebooks:
+    if not intake.notebooks:
+        refused = f" (refused: {'; '.join(intake.refused)})" if intake.refused else ""
+        return f"no notebook in the submission{refused}; it must contain the .ipynb file."
+    for name, data in sorted(intake.notebooks.items()):
         try:
-            nbformat.validate(nbformat.read(path, as_version=4))
-        except Exception as exc:  # invalid JSON, unknown nbformat, schema errors
-            reason = str(exc).strip().splitlines()[0][:200]
-            return (f"{path.name} is not a valid notebook ({type(exc).__name__}: {reason}); "
+            nbformat.validate(nbformat.reads(data.decode("utf-8"), as_version=4))
+        except Exception as exc:  # invalid JSON or UTF-8, unknown nbformat, schema errors
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            return (f"{name} is not a valid notebook ({type(exc).__name__}: {reason}); "
                     "ask the student to download the notebook again and resubmit it.")  # fmt: skip
     return ""
 
@@ -264,8 +292,9 @@ def _record(config, work: Path, assignment: str, result: Executed, summary: Summ
     replay.ReplayExecute.executed_template = str(
         work / "executed" / "{student}" / "{assignment}" / "{notebook}.ipynb"
     )
+    replay.CourseDirectory.submitted_directory = str(work / "intake")  # never submitted/
     try:
-        run_converter(Autograde, replay, assignment, result.student)
+        run_converter(Autograde, replay, assignment, glob.escape(result.student))
     except Exception as exc:
         summary.failed[result.student] = f"recording the grades failed: {exc}"
         return False

@@ -23,6 +23,7 @@ STATE_DIR = ".gradkit"  # gradkit's own scratch space inside a course directory
 EXECUTE = "autograder.preprocessors.GradkitExecute"
 SANITIZE = [
     "nbgrader.preprocessors.ClearOutput",
+    "autograder.preprocessors.DedupeCells",  # before DeduplicateIds, which keeps the last copy
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
     "autograder.preprocessors.RestoreCells",
@@ -30,6 +31,7 @@ SANITIZE = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 AFTER_EXECUTE = [
+    "autograder.preprocessors.SanitizeOutputs",  # the stored notebook is what formgrader renders
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -38,6 +40,7 @@ AFTER_EXECUTE = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 FEEDBACK = [
+    "autograder.preprocessors.SanitizeOutputs",  # again, for notebooks graded before it
     "nbgrader.preprocessors.GetGrades",
     "autograder.preprocessors.ScrubHiddenTracebacks",
     "nbgrader.preprocessors.ClearHiddenTests",

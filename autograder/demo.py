@@ -89,8 +89,8 @@ STUDENTS = (
             extra=(TAMPER_CELL,)),
     Student("shortcut", "calls the reference backward instead of writing one",
             {**FULL, "test_backward": 0.0}, edits={"L_model_backward": REFERENCE_BACKWARD}),
-    Student("crash", "kills the kernel with os._exit in a cell", ZERO,
-            extra=("import os\nos._exit(1)",)),
+    Student("crash", "kills the kernel with os._exit in a cell: that cell is left out where "
+            "the functions are graded", FULL, extra=("import os\nos._exit(1)",)),
 )  # fmt: skip
 
 _SOLUTION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.M)

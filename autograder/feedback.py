@@ -1,16 +1,33 @@
-"""Feedback HTML for each graded submission, with hidden tests kept out of it."""
+"""Feedback HTML for each graded submission, with hidden tests kept out of it.
+
+Each page gets a strict Content-Security-Policy: it runs no script at all (the template's
+MathJax and require.js included; the text still reads, math as TeX), loads nothing from
+the network, and shows only inline styles and data: images. It is the second line of
+defence behind SanitizeOutputs, should any student HTML reach the page.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import stat
+import tempfile
 from pathlib import Path
 
 from autograder.course import check_assignment, course_settings, nbgrader_config, run_converter
+
+CSP = (
+    '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+    "img-src data:; style-src 'unsafe-inline'; font-src data:; base-uri 'none'; "
+    "form-action 'none'\">"
+)
+HEAD = re.compile(rb"<head(\s[^>]*)?>", re.IGNORECASE)
 
 
 def feedback(assignment: str, course_dir, db_url: str | None = None) -> list[Path]:
     """Write feedback/STUDENT/ASSIGNMENT/*.html for every autograded submission.
 
-    Returns the HTML files written.
+    Returns the HTML files written, each carrying the policy (see ``add_csp``).
     """
     from nbgrader.converters import GenerateFeedback
 
@@ -21,4 +38,39 @@ def feedback(assignment: str, course_dir, db_url: str | None = None) -> list[Pat
         return []
     config = nbgrader_config(course_dir, db_url=db_url, settings=course_settings(course_dir))
     run_converter(GenerateFeedback, config, assignment)
-    return sorted((course_dir / "feedback").glob(f"*/{assignment}/*.html"))
+    pages = sorted((course_dir / "feedback").glob(f"*/{assignment}/*.html"))
+    return [page for page in pages if add_csp(page)]
+
+
+def add_csp(path: Path) -> bool:
+    """Put the CSP meta tag first in the page's <head>; False (untouched) unless a regular file.
+
+    Never follows a symlink nor waits on a FIFO: the file is opened with O_NOFOLLOW and
+    O_NONBLOCK and checked with fstat; the new page replaces the old one by rename, keeping
+    its permissions.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # a FIFO must not block
+    except OSError:  # a symlink (ELOOP), or gone
+        return False
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(f.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            return False
+        page = f.read()
+    meta = CSP.encode()
+    head = HEAD.search(page)
+    at = head.end() if head else 0  # no <head>: a leading <meta> opens one implicitly
+    if page[at : at + len(meta)] == meta:
+        return True  # written by an earlier run
+    page = page[:at] + meta + page[at:]
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".csp-", suffix=".html")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), stat.S_IMODE(mode))
+            f.write(page)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return True

@@ -1,11 +1,11 @@
-"""Grade one task: draw its inputs, read the kernel's answer, score it, explain the score."""
+"""Grade one task: draw its inputs, score the answer, explain the score."""
 
 from __future__ import annotations
 
-from autograder.harness import Answer, kernel_code, new_nonce
+from autograder.harness import Answer
 from autograder.inputs import student_seed
-from autograder.shortcuts import static_shortcuts, tripwire_code
-from autograder.tasks import Score, Task
+from autograder.shortcuts import static_shortcuts
+from autograder.tasks import Score, Task, large_gate
 
 
 def secret_inputs(task: Task, secret: str, assignment: str, student: str) -> dict:
@@ -13,46 +13,70 @@ def secret_inputs(task: Task, secret: str, assignment: str, student: str) -> dic
     return task.draw(student_seed(secret, assignment, task.grade_id, student))
 
 
-def request(task: Task, inputs: dict) -> tuple[str, str]:
-    """(code to run in the kernel, nonce that marks its answer)."""
-    nonce = new_nonce()
-    guarded = tripwire_code(task.call, task.function, task.forbidden)
-    return kernel_code(guarded, inputs, nonce, (task.function, *task.needs)), nonce
+def large_inputs(task: Task, secret: str, assignment: str, student: str) -> dict:
+    """The task's large instance for this student (Task.large), on a seed of its own."""
+    return task.large(student_seed(secret, assignment, task.grade_id + "/large", student))
 
 
 def grade_answer(
-    task: Task, answer: Answer, inputs: dict, max_points: float, sources: list[str] | None = None
+    task: Task,
+    answer: Answer,
+    inputs: dict,
+    max_points: float,
+    sources: list[str] | None = None,
+    large: tuple[Answer, dict, float] | None = None,
 ) -> Score:
     """Score the answer; shortcuts and errors earn 0 with a line that says why.
 
-    ``sources`` are the notebook's code cells, for the static shortcut check (None: skip).
+    ``sources`` are the notebook's code cells, for the static shortcut check (None: skip);
+    ``large`` is (answer, inputs, seconds) of the task's large instance, when it has one.
     """
     functions = (task.function, *task.needs)
     reasons = static_shortcuts(sources, functions, task.forbidden) if sources is not None else []
-    reasons += [f"{task.function} called {name} while being graded" for name in answer.tripped]
     if reasons:
         return Score(0.0, max_points, [
             f"✗ 0 points for {task.function}: {r}. Shortcuts earn nothing; write the "
             "computation yourself." for r in sorted(set(reasons))
         ])  # fmt: skip
     if not answer.ok:
-        return Score(0.0, max_points, [_explain(task, answer.error)])
-    return task.score(answer.value, inputs, max_points)
+        return Score(0.0, max_points, [explain(task, answer.error)])
+    score = task.score(answer.value, inputs, max_points)
+    if large is not None and score.points > 0:
+        big, big_inputs, seconds = large
+        why = "" if big.ok else explain(task, big.error)
+        score = large_gate(task, score, big.value if big.ok else None, big_inputs, seconds, why)
+    return score
 
 
-def _explain(task: Task, error: str) -> str:
+ABSENT = (
+    "where your functions are graded only numpy and the standard library exist (no "
+    "reference solution, no autodiff, no numeric differentiation)"
+)
+
+
+def explain(task: Task, error: str) -> str:
+    """A feedback line for a call that gave no value."""
     for name in (task.function, *task.needs):
         if error.startswith("NameError") and f"'{name}'" in error:
             return (
                 f"✗ {name} is not defined: define it in its cell (and run that cell) so "
-                "the grader can call it."
+                f"the grader can call it; {ABSENT}, so a name bound to a library's function "
+                "is not defined there."
             )
+    if error.startswith("NameError"):
+        return f"✗ {task.function} raised {error}: {ABSENT}; write the computation yourself."
     if error.startswith("Stopped: "):
         return f"✗ {task.function} could not be graded: {error.removeprefix('Stopped: ')}."
+    if error.startswith("Died: "):
+        return f"✗ {task.function} could not be graded: {error.removeprefix('Died: ')}."
+    if error.startswith("TimeoutError: no answer"):
+        return f"✗ {task.function} did not finish: {error.removeprefix('TimeoutError: ')}."
     if error.startswith("MemoryError"):
         return (f"✗ {task.function} ran out of memory (MemoryError): the grader's sandbox "
                 "caps a kernel's memory; the inputs here are small, so look for a runaway "
                 "allocation.")  # fmt: skip
     if error.startswith("NotImplementedError"):
         return f"✗ {task.function} is not implemented yet (it raises NotImplementedError)."
+    if error.startswith(("ModuleNotFoundError", "ImportError")):
+        return f"✗ {task.function} raised {error}: {ABSENT}; write the computation yourself."
     return f"✗ {task.function} raised {error}"

@@ -81,3 +81,22 @@ def draw_network(seed: int, layers: int = 3, lambd: bool = True) -> NetworkInput
         params[f"b{k}"] = rng.normal(scale=0.5, size=params[f"b{k}"].shape)
     value = float(np.round(rng.uniform(0.1, 1.0), 3)) if lambd else 0.0
     return NetworkInputs(X=X, Y=Y, params=params, lambd=value)
+
+
+# The large instance of a backward question: 41,217 parameters. Backprop answers it in a
+# few milliseconds; 2n cost evaluations (central differences) or n (complex step) take
+# minutes (benchmarks/bench_large_instance.py measures both).
+LARGE_DIMS = (256, 128, 64, 1)
+LARGE_M = 256
+
+
+def draw_large_network(seed: int, lambd: bool = True) -> NetworkInputs:
+    """A problem too large for numeric differentiation: LARGE_DIMS, LARGE_M examples."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(LARGE_DIMS[0], LARGE_M))
+    Y = (rng.random(size=(1, LARGE_M)) < 0.5).astype(float)
+    params = nn.init_params(list(LARGE_DIMS), seed=int(rng.integers(2**31)))
+    for k in range(1, len(LARGE_DIMS)):
+        params[f"b{k}"] = rng.normal(scale=0.1, size=params[f"b{k}"].shape)
+    value = float(np.round(rng.uniform(0.1, 1.0), 3)) if lambd else 0.0
+    return NetworkInputs(X=X, Y=Y, params=params, lambd=value)

@@ -1,27 +1,33 @@
-"""The grading kernel's sandbox: resource limits, no network, a private view of the disk.
+"""The grading sandbox: what a process running student code can see, use and reach.
 
-The kernel is started as ``python -m autograder.sandbox [limits] -- <kernel command>``.
-This launcher sets resource limits on itself (inherited by the kernel), joins a pids
-cgroup when it can, then execs the kernel through bubblewrap (``bwrap``) when available:
+Student code runs as ``python -m autograder.sandbox [limits] -- <command>``. This launcher
+puts itself in cgroups and under resource limits (inherited by what it starts), then execs
+the command through bubblewrap (``bwrap``) with a filesystem built from an allow-list:
 
 ============================  =====================================================
 limit                         how
 ============================  =====================================================
-memory (address space)        RLIMIT_AS: a larger allocation raises MemoryError
-CPU time                      RLIMIT_CPU: the kernel is killed past it
-processes                     a pids cgroup (pids.max) when /sys/fs/cgroup is
-                              writable, and RLIMIT_NPROC (ignored for root)
+memory, all processes         a memory cgroup (as root); RLIMIT_AS per process too,
+                              so one large allocation raises MemoryError
+CPU time                      RLIMIT_CPU: the process is killed past it
+processes                     a pids cgroup (as root), else RLIMIT_NPROC
 file size                     RLIMIT_FSIZE
-network                       bwrap --unshare-net: only a loopback of its own
-disk                          bwrap: read-only system and Python, the kit's packages;
-                              writable only its working directory and a private
-                              /tmp; the course directory, gradebook, solutions/
-                              (hidden tests) and other submissions are not there
-processes of other users      bwrap --unshare-pid; all die with the kernel
+disk                          no host folder is writable: the home (working
+                              directory) and /tmp are private, size-capped tmpfs
+network                       --unshare-net: only a loopback of its own
+what is visible               system libraries, the Python that runs the code
+                              (and, for the notebook kernel, the kit); a handful of
+                              /etc files; nothing of the course, the TA or solutions/
+environment                   an allow-list (PATH, HOME, locale, thread caps),
+                              never the TA's environment; the launcher execs bwrap
+                              with an empty one and its arguments through a pipe
+user                          as root: the code runs as nobody (65534), with no
+                              capabilities and no_new_privs
+other processes               --unshare-pid; all die with the sandbox
 ============================  =====================================================
 
-Without bwrap (not installed, or not permitted) only the resource limits hold, and the
-grader says so in a warning; ``describe()`` lists what holds on this machine.
+Without bwrap, gradkit refuses to grade unless the TA says ``--no-sandbox``: then only the
+resource limits and the clean environment hold (``describe()`` says what holds here).
 """
 
 from __future__ import annotations
@@ -39,23 +45,59 @@ from functools import cache
 from pathlib import Path
 
 MB = 1 << 20
-CGROUP_PIDS = Path("/sys/fs/cgroup/pids")
+CGROUPS = Path("/sys/fs/cgroup")
+NOBODY = 65534
+HOME = "/home/student"
+# Variables of the grader's environment a sandboxed process may see (values passed on).
+PASSED_ENV = ("LANG", "LC_ALL", "LC_CTYPE", "MPLBACKEND", "NBGRADER_EXECUTION")
+THREAD_CAPS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
+ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives", "fonts",
+       "mime.types", "passwd", "group", "nsswitch.conf")  # fmt: skip
+# Python packages outside the interpreter's own prefix, hidden from the grading calls.
+FOREIGN_PYTHON = ("/usr/lib/python3", "/usr/local/lib/python3", "/usr/lib/python3.11",
+                  "/usr/local/lib/python3.11", "/usr/share/python3")  # fmt: skip
+# Run first inside the sandbox as root: become nobody, then exec the real command.
+_DROP = (
+    "import os, sys; os.setgroups([]); os.setgid(int(sys.argv[1])); "
+    "os.setuid(int(sys.argv[1])); os.execv(sys.argv[2], sys.argv[2:])"
+)
+
+
+class SandboxError(RuntimeError):
+    """Student code cannot be run isolated here, and the TA did not accept the risk."""
 
 
 @dataclass(frozen=True)
 class Limits:
-    """What one grading kernel may use."""
+    """What one sandbox (a kernel or a grading process, with its children) may use."""
 
     memory_mb: int = 2048
     cpu_seconds: int = 600
     processes: int = 64
     file_size_mb: int = 64
+    disk_mb: int = 256
     network: bool = False
 
     def describe(self) -> str:
         return (f"memory {self.memory_mb} MB, CPU {self.cpu_seconds} s, {self.processes} "
-                f"processes, files ≤ {self.file_size_mb} MB, network "
+                f"processes, files ≤ {self.file_size_mb} MB, disk {self.disk_mb} MB, network "
                 f"{'allowed' if self.network else 'blocked'}")  # fmt: skip
+
+    def args(self) -> list[str]:
+        return [
+            "--memory-mb",
+            str(self.memory_mb),
+            "--cpu-seconds",
+            str(self.cpu_seconds),
+            "--processes",
+            str(self.processes),
+            "--file-size-mb",
+            str(self.file_size_mb),
+            "--disk-mb",
+            str(self.disk_mb),
+            *([] if self.network else ["--no-network"]),
+        ]
 
 
 @cache
@@ -70,63 +112,149 @@ def bwrap() -> str | None:
     return path if ok else None
 
 
-def can_limit_processes() -> bool:
-    return os.access(CGROUP_PIDS, os.W_OK) or os.getuid() != 0
+def require_isolation(sandbox: bool) -> None:
+    """Raise SandboxError when student code would run unisolated without the TA's consent."""
+    if sandbox and not bwrap():
+        raise SandboxError(
+            "bubblewrap (bwrap) is not installed or not permitted here, so student code would "
+            "run with access to the course directory, the gradebook, the TA's environment and "
+            "the network. Install it (Debian/Ubuntu: sudo apt-get install bubblewrap) and run "
+            "again, or pass --no-sandbox to grade anyway, accepting that any student can read "
+            "the course secret and rewrite every grade."
+        )
+
+
+def _controller(name: str) -> Path | None:
+    """Folder where a cgroup of ``name`` (pids, memory) can be made, or None."""
+    v1 = CGROUPS / name
+    if v1.is_dir() and os.access(v1, os.W_OK):
+        return v1
+    v2 = CGROUPS / "cgroup.controllers"
+    if v2.is_file() and name in v2.read_text().split() and os.access(CGROUPS, os.W_OK):
+        return CGROUPS
+    return None
 
 
 def describe() -> list[str]:
     """What the sandbox enforces on this machine, and what it does not."""
-    lines = ["memory, CPU time and file size: enforced (resource limits)"]
-    if can_limit_processes():
+    lines = ["CPU time and file size: enforced (resource limits)"]
+    if _controller("memory"):
+        lines.append("memory: enforced for a kernel and all its children (memory cgroup)")
+    else:
+        lines.append("memory: per process only (address-space limit; no memory cgroup)")
+    if _controller("pids") or os.getuid() != 0:
         lines.append("process count: enforced (pids cgroup or RLIMIT_NPROC)")
     else:
         lines.append("process count: NOT enforced (running as root without a writable pids cgroup)")
     if bwrap():
-        lines.append("network, disk and other processes: isolated (bubblewrap)")
+        lines.append("network, disk, environment and other processes: isolated (bubblewrap)"
+                     + (", student code runs as nobody" if os.getuid() == 0 else ""))  # fmt: skip
     else:
         lines.append("network, disk and other processes: NOT isolated — install bubblewrap "
-                     "(Debian/Ubuntu: apt-get install bubblewrap) to isolate them")  # fmt: skip
+                     "(Debian/Ubuntu: apt-get install bubblewrap)")  # fmt: skip
     return lines
 
 
-def kernel_command(cmd: list[str], limits: Limits, workdir: str, private: str) -> list[str]:
-    """The launcher command that runs ``cmd`` (a kernel) inside the sandbox."""
-    return [sys.executable, "-m", "autograder.sandbox",
-            "--memory-mb", str(limits.memory_mb), "--cpu-seconds", str(limits.cpu_seconds),
-            "--processes", str(limits.processes), "--file-size-mb", str(limits.file_size_mb),
-            *([] if limits.network else ["--no-network"]),
-            "--workdir", workdir, "--private", private,
-            *(["--bwrap", bwrap()] if bwrap() else []), "--", *cmd]  # fmt: skip
+def command(cmd: list[str], limits: Limits, *, profile: str = "kernel", rw: tuple[str, ...] = (),
+            ro: tuple[str, ...] = (), log: str, sandbox: bool = True) -> list[str]:  # fmt: skip
+    """The launcher command that runs ``cmd`` inside the sandbox.
+
+    profile : "kernel" (the notebook's kernel: the kit's venv and packages are visible) or
+        "calls" (a grading process: the interpreter's standard library and ``ro`` only)
+    rw, ro : host paths bound at the same place, writable / read-only ("SRC=DEST" to move)
+    log : file that gets the sandboxed process's stderr (and stdout for a kernel)
+    """
+    binds = [a for p in rw for a in ("--rw", p)] + [a for p in ro for a in ("--ro", p)]
+    isolation = ["--bwrap", bwrap()] if sandbox and bwrap() else []
+    return [sys.executable, "-m", "autograder.sandbox", *limits.args(), "--profile", profile,
+            *binds, "--log", log, *isolation, "--", *cmd]  # fmt: skip
 
 
-def _bwrap_args(args, path: str) -> list[str]:
-    packages = Path(__file__).resolve().parents[1]
-    readable = {
-        "/usr",
-        "/lib",
-        "/lib64",
-        "/bin",
-        "/sbin",
-        "/etc",
-        sys.base_prefix,
-        sys.prefix,
-        sys.exec_prefix,
-        str(packages / "gradlib"),
-        str(packages / "autograder"),
-    }
-    cmd = [path, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-           "--cap-drop", "ALL", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]  # fmt: skip
+def python_of(profile: str) -> str:
+    """The interpreter a profile runs: the venv's for a kernel, the bare base one for calls."""
+    return sys.executable if profile == "kernel" else os.path.realpath(sys._base_executable)
+
+
+def _readable(profile: str) -> list[tuple[str, str]]:
+    paths = [*SYSTEM, *(f"/etc/{name}" for name in ETC), sys.base_prefix]
+    if profile == "kernel":
+        kit = Path(__file__).resolve().parents[1]
+        paths += [sys.prefix, sys.exec_prefix, str(kit / "gradlib"), str(kit / "autograder")]
+    return [(p, p) for p in dict.fromkeys(paths)]
+
+
+def _bwrap_args(args) -> list[str]:
+    cmd = ["--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc",
+           "--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL"]  # fmt: skip
+    if os.getuid() == 0:
+        cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]  # for _DROP only
     if args.no_network:
         cmd.append("--unshare-net")
-    for p in sorted(readable, key=len):  # parents before children
-        cmd += ["--ro-bind-try", p, p]
-    for p in (args.workdir, args.private):
-        cmd += ["--bind", p, p]
-    # JPY_PARENT_PID names a process outside the pid namespace: ipykernel would exit.
-    cmd += ["--setenv", "HOME", "/tmp", "--setenv", "MPLCONFIGDIR", "/tmp",
-            "--setenv", "GRADKIT_SANDBOX", "bwrap", "--chdir", args.workdir,
-            "--unsetenv", "JPY_PARENT_PID", "--"]  # fmt: skip
-    return cmd + args.command
+    size = str(args.disk_mb * MB)
+    cmd += [
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--perms",
+        "1777",
+        "--size",
+        size,
+        "--tmpfs",
+        "/tmp",
+    ]
+    made = {"/", "/dev", "/proc", "/tmp"}
+    binds = [(s, d, "--ro-bind") for s, d in _readable(args.profile) + _pairs(args.ro)]
+    binds += [(s, d, "--bind") for s, d in _pairs(args.rw)]
+    for src, dest, how in sorted(binds, key=lambda b: len(b[1])):  # parents before children
+        if not os.path.lexists(src):
+            continue
+        cmd += _parents(dest, made)
+        if os.path.islink(src) and dest in SYSTEM:  # merged /usr: /lib -> usr/lib
+            cmd += ["--symlink", os.readlink(src), dest]
+        else:
+            cmd += [how, src, dest]
+        made.add(dest)
+    if args.profile == "calls":  # no package but the ones the grader put in its site
+        site = os.path.join(sys.base_prefix, "lib", f"python3.{sys.version_info.minor}")
+        for hidden in (os.path.join(site, "site-packages"), *FOREIGN_PYTHON):
+            if os.path.isdir(hidden):
+                cmd += ["--tmpfs", hidden]
+    cmd += _parents(HOME, made)
+    cmd += ["--perms", "1777", "--size", size, "--tmpfs", HOME, "--chdir", HOME, "--clearenv"]
+    for name, value in _environment(args.profile).items():
+        cmd += ["--setenv", name, value]
+    return cmd
+
+
+def _pairs(paths: list[str]) -> list[tuple[str, str]]:
+    return [tuple(p.split("=", 1)) if "=" in p else (p, p) for p in paths]
+
+
+def _parents(dest: str, made: set[str]) -> list[str]:
+    """bwrap makes missing parents 0700 (unreadable to nobody): make them 0755 first."""
+    out = []
+    for parent in reversed(Path(dest).parents):
+        if str(parent) not in made:
+            out += ["--perms", "0755", "--dir", str(parent)]
+            made.add(str(parent))
+    return out
+
+
+def _environment(profile: str) -> dict[str, str]:
+    """The whole environment of a sandboxed process: an allow-list, never the TA's."""
+    bin_dir = os.path.dirname(python_of(profile))
+    env = {
+        "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": HOME,
+        "TMPDIR": "/tmp",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+        "PYTHONNOUSERSITE": "1",
+        "LANG": "C.UTF-8",
+    }
+    env.update(dict.fromkeys(THREAD_CAPS, "1"))
+    env.update({k: os.environ[k] for k in PASSED_ENV if k in os.environ})
+    return env
 
 
 def _set_limits(args) -> None:
@@ -138,17 +266,35 @@ def _set_limits(args) -> None:
     cap(resource.RLIMIT_AS, args.memory_mb * MB)
     cap(resource.RLIMIT_CPU, args.cpu_seconds)
     cap(resource.RLIMIT_FSIZE, args.file_size_mb * MB)
-    if os.access(CGROUP_PIDS, os.W_OK):
-        group = CGROUP_PIDS / f"gradkit-{uuid.uuid4().hex[:12]}"
-        try:
-            group.mkdir()
-            (group / "pids.max").write_text(str(args.processes))
-            (group / "cgroup.procs").write_text(str(os.getpid()))
-            return
-        except OSError:
-            pass
-    if os.getuid() != 0:  # RLIMIT_NPROC counts every process of the user: allow for those
+    name = f"gradkit-{uuid.uuid4().hex[:12]}"
+    joined_pids = _join("pids", name, {"pids.max": str(args.processes)})
+    _join(
+        "memory",
+        name,
+        {
+            "memory.limit_in_bytes": str(args.memory_mb * MB),
+            "memory.max": str(args.memory_mb * MB),
+            "memory.swap.max": "0",
+        },
+    )
+    if not joined_pids and os.getuid() != 0:  # RLIMIT_NPROC counts every process of the user
         cap(resource.RLIMIT_NPROC, _processes_of(os.getuid()) + args.processes)
+
+
+def _join(controller: str, name: str, settings: dict[str, str]) -> bool:
+    root = _controller(controller)
+    if root is None:
+        return False
+    group = root / name
+    try:
+        group.mkdir()
+        for key, value in settings.items():
+            if (group / key).exists():
+                (group / key).write_text(value)
+        (group / "cgroup.procs").write_text(str(os.getpid()))
+        return True
+    except OSError:
+        return False
 
 
 def _processes_of(uid: int) -> int:
@@ -163,41 +309,49 @@ def _processes_of(uid: int) -> int:
 
 
 def remove_stale_cgroups() -> None:
-    """Remove empty pids cgroups left by kernels that have exited."""
-    for group in CGROUP_PIDS.glob("gradkit-*") if CGROUP_PIDS.is_dir() else []:
-        try:
-            group.rmdir()  # fails while a process is still in it
-        except OSError:
-            pass
+    """Remove empty cgroups left by sandboxes that have exited."""
+    for controller in ("pids", "memory"):
+        root = _controller(controller)
+        for group in root.glob("gradkit-*") if root else []:
+            try:
+                group.rmdir()  # fails while a process is still in it
+            except OSError:
+                pass
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m autograder.sandbox")
-    parser.add_argument("--memory-mb", type=int, required=True)
-    parser.add_argument("--cpu-seconds", type=int, required=True)
-    parser.add_argument("--processes", type=int, required=True)
-    parser.add_argument("--file-size-mb", type=int, required=True)
+    for name in ("--memory-mb", "--cpu-seconds", "--processes", "--file-size-mb", "--disk-mb"):
+        parser.add_argument(name, type=int, required=True)
     parser.add_argument("--no-network", action="store_true")
-    parser.add_argument("--workdir", required=True)
-    parser.add_argument("--private", required=True)
+    parser.add_argument("--profile", choices=("kernel", "calls"), default="kernel")
+    parser.add_argument("--rw", action="append", default=[])
+    parser.add_argument("--ro", action="append", default=[])
+    parser.add_argument("--log", required=True)
     parser.add_argument("--bwrap", help="a bwrap the grader found working (probed once there)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
-    args.command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
     _set_limits(args)
-    path = args.bwrap
-    cmd = _bwrap_args(args, path) if path else args.command
-    # The kernel's own terminal output (banners, C-level noise) goes to a log of its own;
-    # what the student's code prints reaches the grader through the kernel protocol.
-    log = os.open(os.path.join(args.private, "kernel.log"), os.O_WRONLY | os.O_CREAT, 0o600)
-    os.dup2(log, 1)
+    # The sandboxed process's own terminal output goes to a log the grader reads (capped);
+    # a kernel's stdout too: what student code prints reaches the grader as messages.
+    log = os.open(args.log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     os.dup2(log, 2)
-    if path:
-        # An interrupt (SIGINT to the process group) must stop the student's cell, not
-        # bwrap: bwrap would die and take the kernel with it. ipykernel installs its own
-        # SIGINT handler while it runs a cell, so the kernel still gets KeyboardInterrupt.
+    if args.profile == "kernel":
+        os.dup2(log, 1)
+        # An interrupt (SIGINT to the process group) must reach the cell, not kill bwrap.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.execv(cmd[0], cmd)
+    os.close(log)
+    if not args.bwrap:  # --no-sandbox: limits and a clean environment only
+        os.execve(cmd[0], cmd, _environment(args.profile))
+    if os.getuid() == 0:
+        cmd = [python_of("calls"), "-I", "-S", "-c", _DROP, str(NOBODY), *cmd]
+    # Arguments through a pipe, environment empty: /proc/1 inside shows neither.
+    read, write = os.pipe()
+    os.write(write, b"".join(a.encode() + b"\0" for a in _bwrap_args(args)))
+    os.close(write)
+    os.set_inheritable(read, True)
+    os.execve(args.bwrap, [args.bwrap, "--args", str(read), "--", *cmd], {})
 
 
 if __name__ == "__main__":

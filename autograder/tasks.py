@@ -1,9 +1,10 @@
 """Graded tasks: what to call in the student's notebook, on which inputs, and how to score it.
 
 A Task is bound to one nbgrader test cell (its ``grade_id``). The grader draws the inputs,
-runs ``call`` in the student's kernel (see autograder.harness) and scores the returned
-value here, in its own process. The same Task gives the students' visible self-checks on
-public inputs (autograder.selfcheck).
+runs ``call`` in a grading process that holds the student's functions and only the
+gradlib names the task allows (see autograder.callbox), and scores the returned value
+here, in its own process. The same Task gives the students' visible self-checks on public
+inputs (autograder.selfcheck).
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ from gradlib import GradCheckError, GradCheckReport, relative_difference
 from gradlib.netgrad import check_network
 from gradlib.unroll import params_to_vector
 
-# A block whose check is "suspicious" earns this share of its points.
-SUSPICIOUS_SHARE = 0.5
-# float64 backprop agrees with the reference backward to ~1e-15; finite differences to
-# ~1e-10 at best. Anything in between betrays numeric differentiation.
+# float64 backprop agrees with the reference backward to ~1e-15 (other orders of the same
+# operations: ~1e-14); finite differences to ~1e-10 at best, float32 to ~1e-7. A block
+# earns its points only when it agrees with backprop this closely.
 BACKPROP_AGREEMENT = 1e-12
 
 
@@ -53,7 +53,14 @@ class Task:
     score : (value, inputs, max_points) -> Score, run in the grader's process
     needs : other notebook names the call uses
     forbidden : dotted names (modules, functions, Class.method) that would answer for the
-        student here, e.g. ("gradlib.unroll",); using one earns 0 (see autograder.shortcuts)
+        student here, e.g. ("gradlib.unroll",); using one in plain sight earns 0 with a
+        line that says so (see autograder.shortcuts)
+    allowed : gradlib names (gradlib.MODULE.NAME) that exist where this task is graded;
+        nothing else of gradlib does (see autograder.site)
+    large : seed -> inputs of a large instance (tens of thousands of parameters) that
+        backprop answers in well under a second and numeric differentiation cannot
+    exact : inputs -> the exact answer of a large instance (reference backprop)
+    time_limit : seconds the large instance may take, timed by the grader
     """
 
     grade_id: str
@@ -63,6 +70,10 @@ class Task:
     score: Callable[[object, dict, float], Score]
     needs: tuple[str, ...] = ()
     forbidden: tuple[str, ...] = ()
+    allowed: tuple[str, ...] = ()
+    large: Callable[[int], dict] | None = None
+    exact: Callable[[dict], dict] | None = None
+    time_limit: float = 10.0
 
 
 def value_scorer(reference: Callable[[dict], object], what: str, rtol: float = 1e-6):
@@ -91,8 +102,9 @@ def value_scorer(reference: Callable[[dict], object], what: str, rtol: float = 1
 def gradient_scorer(hidden: str = "relu", output: str = "sigmoid", reference=None):
     """Score a grads dict by grad check against the reference cost, point by block.
 
-    ``reference(inputs) -> grads`` is the reference analytic gradient, used only to tell
-    finite differences from backprop.
+    ``reference(inputs) -> grads`` is the reference analytic gradient: with it, a block
+    earns its points only when it also agrees with backprop to BACKPROP_AGREEMENT, so
+    neither numeric differentiation nor a "suspicious" near miss earns anything.
     """
 
     def score(value, inputs: dict, max_points: float) -> Score:
@@ -115,25 +127,53 @@ def gradient_scorer(hidden: str = "relu", output: str = "sigmoid", reference=Non
             report = check_network(params, X, Y, grads, hidden=hidden, output=output, lambd=lambd)
         except GradCheckError as exc:
             return Score(0.0, max_points, [f"✗ the gradients could not be checked: {exc}"])
+        exact = reference(inputs) if reference is not None else None
         for block in report.blocks:
             if block.name in blocks:
                 continue
-            earned = {"correct": 1.0, "suspicious": SUSPICIOUS_SHARE, "wrong": 0.0}[block.verdict]
-            blocks[block.name] = earned * share
+            earned = 1.0 if block.verdict == "correct" else 0.0
             lines.append(_block_line(block, report))
-        if reference is not None and report.verdict == "correct":
-            exact = reference(inputs)
-            gap = max(relative_difference(grads[k], exact[k]) for k in grads)
-            if gap > BACKPROP_AGREEMENT:
-                return Score(0.0, max_points, lines + [
-                    f"✗ your gradients match the numeric gradient only to {gap:.1e}, the "
-                    "accuracy of finite differences; backprop in float64 agrees to ~1e-15. "
-                    "Numeric differentiation (or float32) earns no points here: implement "
-                    "backpropagation."
-                ], report=report)  # fmt: skip
+            if earned and exact is not None:
+                gap = relative_difference(grads["d" + block.name], exact["d" + block.name])
+                if gap > BACKPROP_AGREEMENT:
+                    earned = 0.0
+                    lines.append(
+                        f"✗ d{block.name} agrees with backprop only to {gap:.1e}, the accuracy "
+                        "of finite differences or float32; backprop in float64 agrees to "
+                        "~1e-15. Numeric differentiation earns no points here: implement "
+                        "backpropagation in float64."
+                    )
+            blocks[block.name] = earned * share
         return Score(sum(blocks.values()), max_points, lines, blocks, report)
 
     return score
+
+
+def large_gate(task: Task, score: Score, value, inputs: dict, seconds: float, why: str) -> Score:
+    """Keep only the points of blocks that are also exact, in time, on the large instance."""
+    size = sum(int(np.size(v)) for v in inputs["params"].values())
+    head = (
+        f"on a larger network ({size:,} parameters), which backprop answers in well "
+        f"under a second and numeric differentiation cannot within {task.time_limit:g} s"
+    )
+    if why:
+        return Score(0.0, score.max_points, [*score.lines, f"✗ 0 points: {head}, {why[2:]}"],
+                     dict.fromkeys(score.blocks, 0.0), score.report)  # fmt: skip
+    exact = task.exact(inputs)
+    blocks, lines = dict(score.blocks), list(score.lines)
+    for name in blocks:
+        got, problem = _as_array(
+            value.get("d" + name) if isinstance(value, dict) else None,
+            exact["d" + name].shape,
+            "d" + name,
+        )
+        gap = relative_difference(got, exact["d" + name]) if got is not None else 1.0
+        if blocks[name] and gap > BACKPROP_AGREEMENT:
+            blocks[name] = 0.0
+            lines.append(f"✗ d{name} is wrong {head}: " + (problem[2:] if problem else
+                         f"relative difference {gap:.1e} to backprop."))  # fmt: skip
+    lines.append(f"✓ answered the larger network in {seconds:.2f} s.")
+    return Score(sum(blocks.values()), score.max_points, lines, blocks, score.report)
 
 
 def _block_line(block, report: GradCheckReport) -> str:

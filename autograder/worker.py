@@ -1,13 +1,15 @@
 """The job of one worker: execute one submission, return the executed notebooks.
 
-A pure job: the submission and a template gradebook go in (copied into a private
-directory), the executed notebooks come out as text. It never touches the course's
+A pure job: the submission's files (bytes that came through autograder.ingest) and a
+template gradebook go in, laid out in a private directory the kernel never sees; the
+executed notebooks come out as text. It never touches the course's
 gradebook, so any number of workers may run at once, on this machine or on a cluster
 (the executor is the caller's choice).
 """
 
 from __future__ import annotations
 
+import glob
 import io
 import logging
 import shutil
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.course import EXECUTE, nbgrader_config, run_converter
+from autograder.ingest import Intake, write
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,7 @@ class Job:
     Attributes
     ----------
     assignment, student : names as in submitted/STUDENT/ASSIGNMENT
-    submission : folder of the submitted files
+    files : the submitted files that came through autograder.ingest, name -> bytes
     template_db : a gradebook file that knows the assignment (copied, never written)
     secret : course secret for the per-student inputs
     settings : the course's nbgrader settings for execution (course.TA_SECTIONS)
@@ -33,7 +36,7 @@ class Job:
 
     assignment: str
     student: str
-    submission: str
+    files: dict[str, bytes]
     template_db: str
     secret: str
     settings: dict = field(default_factory=dict)
@@ -55,20 +58,21 @@ def execute_submission(job: Job) -> Executed:
 
     with tempfile.TemporaryDirectory(prefix=f"gradkit-{job.student}-") as tmp:
         root = Path(tmp)
-        shutil.copytree(job.submission, root / "submitted" / job.student / job.assignment)
+        write(Intake(job.files), root / "submitted" / job.student / job.assignment)
         shutil.copy(job.template_db, root / "gradebook.db")
         config = nbgrader_config(root, settings=job.settings)
         config.Autograde.autograde_preprocessors = [EXECUTE]  # execution only: no scoring here
         config.GradkitExecute.secret = job.secret
         errors, handler = _capture_log()
         try:
-            run_converter(Autograde, config, job.assignment, job.student)
+            run_converter(Autograde, config, job.assignment, glob.escape(job.student))
         except Exception as exc:  # nbgrader reports per-notebook failures this way
             detail = errors.getvalue().strip().splitlines()
             reason = _first_reason(detail) or f"{type(exc).__name__}: {exc}"
             return Executed(job.student, False, error=reason)
         finally:
             logging.getLogger("gradkit").removeHandler(handler)
+        # Written here by nbgrader; the kernel never saw this folder (autograder.sandbox).
         out = root / "autograded" / job.student / job.assignment
         notebooks = {p.stem: p.read_text() for p in sorted(out.glob("*.ipynb"))}
     return Executed(job.student, True, notebooks)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.inputs import draw_network
+from autograder.inputs import draw_large_network, draw_network
 from autograder.tasks import Score, Task, gradient_scorer, value_scorer
 from gradlib import nn
 
@@ -16,6 +16,11 @@ BUGGY_BLOCKS = {"dW2", "db1"}
 
 def _network(seed: int, lambd: bool = True) -> dict:
     draw = draw_network(seed, layers=3, lambd=lambd)
+    return {"X": draw.X, "Y": draw.Y, "params": draw.params, "lambd": draw.lambd}
+
+
+def _large(seed: int, lambd: bool = True) -> dict:
+    draw = draw_large_network(seed, lambd=lambd)
     return {"X": draw.X, "Y": draw.Y, "params": draw.params, "lambd": draw.lambd}
 
 
@@ -79,6 +84,8 @@ _out = L_model_backward(_AL, _in["Y"], _caches, _in["lambd"])""",
         draw=_network,
         score=gradient_scorer(reference=_reference_grads),
         needs=("L_model_forward",),
+        large=_large,
+        exact=_reference_grads,
     ),
     "test_backward_fixed": Task(
         grade_id="test_backward_fixed",
@@ -86,6 +93,8 @@ _out = L_model_backward(_AL, _in["Y"], _caches, _in["lambd"])""",
         call="""_out = backward_fixed(_in["X"], _in["Y"], _in["params"])""",
         draw=lambda seed: _network(seed, lambd=False),
         score=gradient_scorer(reference=_reference_grads),
+        large=lambda seed: _large(seed, lambd=False),
+        exact=_reference_grads,
     ),
     "test_buggy_blocks": Task(
         grade_id="test_buggy_blocks",

@@ -558,5 +558,14 @@ TASKS = {
         call="_out = faulty_element",
         draw=lambda seed: {},
         score=_score_faulty_element,
+        # what the notebook's provided network cells use (the colleague's gradients)
+        allowed=(
+            "gradlib.nn.init_params",
+            "gradlib.nn.network_cost",
+            "gradlib.nn.network_gradients",
+            "gradlib.unroll.params_to_vector",
+            "gradlib.unroll.grads_to_vector",
+            "gradlib.unroll.vector_to_params",
+        ),
     ),
 }

@@ -2,9 +2,10 @@
 
 The two cost functions are graded by value against gradlib.nn.network_cost; the scorers
 recognise the usual mistakes (L2 term missing or with the wrong factor, a dropout mask that
-changes between calls, no 1/keep_prob) and say so. The in-kernel call refuses the reference
-cost: while a graded cost runs, gradlib.nn's cost functions are tripwires, and names bound
-to them in the notebook are flagged too.
+changes between calls, no 1/keep_prob) and say so. Nothing answers for the student
+where a graded cost runs: gradlib.nn's cost functions do not exist (regularized_cost
+may use gradlib.nn.forward, nothing else of gradlib), and calling them in plain sight is
+named in the feedback.
 """
 
 from __future__ import annotations
@@ -256,6 +257,7 @@ TASKS = {
         forbidden=COST_SHORTCUTS,
         draw=_regularized_inputs,
         score=_score_regularized_cost,
+        allowed=("gradlib.nn.forward",),  # the notebook's forward; no cost exists there
     ),
     "test_cost_with_fixed_dropout": Task(
         grade_id="test_cost_with_fixed_dropout",

@@ -1,8 +1,17 @@
 """nbgrader preprocessors of the kit, one per module."""
 
+from autograder.preprocessors.dedupe_cells import DedupeCells
 from autograder.preprocessors.execute import GradkitExecute
 from autograder.preprocessors.replay import ReplayExecute
 from autograder.preprocessors.restore_cells import RestoreCells
+from autograder.preprocessors.sanitize_outputs import SanitizeOutputs
 from autograder.preprocessors.scrub import ScrubHiddenTracebacks
 
-__all__ = ["GradkitExecute", "ReplayExecute", "RestoreCells", "ScrubHiddenTracebacks"]
+__all__ = [
+    "DedupeCells",
+    "GradkitExecute",
+    "ReplayExecute",
+    "RestoreCells",
+    "SanitizeOutputs",
+    "ScrubHiddenTracebacks",
+]

@@ -1,11 +1,13 @@
 """GradkitExecute: nbgrader's Execute, with gradkit's test cells graded outside the kernel.
 
-Ordinary cells run as usual. A test cell whose grade_id names a gradkit task (see
-autograder.assignments) is not run: instead the student's function is called in the
-kernel on this student's secret inputs, only its returned values come back, and the
-score is computed here, in the grader's process. The cell's outputs are replaced by the
-feedback lines and the score as the cell's value, which nbgrader's SaveAutoGrades reads as
-(partial) credit.
+Ordinary cells run as usual, in a sandboxed kernel, for the outputs the student sees in
+the feedback. A test cell whose grade_id names a gradkit task (see autograder.assignments)
+is not run there: the student's function is called in a separate grading process
+(autograder.callbox) that runs the notebook's code cells in a fresh interpreter holding no
+reference solution, on this student's secret inputs; only returned values come back, and
+the score is computed here, in the grader's process. The cell's outputs are replaced by
+the feedback lines and the score as the cell's value, which nbgrader's SaveAutoGrades
+reads as (partial) credit.
 """
 
 from __future__ import annotations
@@ -14,22 +16,19 @@ import os
 import shutil
 import tempfile
 import time
-import warnings
-from contextlib import contextmanager
-from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from nbclient.exceptions import DeadKernelError
-from nbformat.v4 import new_code_cell, new_output
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat.v4 import new_output
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, List, Unicode, default
 
 from autograder.assignments import tasks_for
-from autograder.grading import grade_answer, request, secret_inputs
-from autograder.harness import Answer, read_answer
+from autograder.callbox import CallBox
+from autograder.grading import grade_answer, large_inputs, secret_inputs
 from autograder.inputs import SECRET_ENV, course_secret
-from autograder.sandbox import Limits, bwrap, describe, kernel_command, remove_stale_cgroups
+from autograder.sandbox import NOBODY, Limits, command, remove_stale_cgroups, require_isolation
 
 
 class SandboxKernelManager(AsyncKernelManager):
@@ -39,11 +38,13 @@ class SandboxKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
+        if self.wrap and os.getuid() == 0:  # the kernel runs as nobody: let it read its file
+            os.chown(self.connection_file, NOBODY, NOBODY)
         return self.wrap(cmd) if self.wrap else cmd
 
 
 class GradkitExecute(Execute):
-    """Execute the notebook; grade gradkit test cells by calling the student's function."""
+    """Execute the notebook in a sandbox; grade gradkit test cells in grading processes."""
 
     secret = Unicode(
         help=f"Course secret the per-student inputs derive from (default: ${SECRET_ENV})."
@@ -51,19 +52,35 @@ class GradkitExecute(Execute):
     hidden_environment = List(
         Unicode(),
         default_value=[SECRET_ENV],
-        help="Environment variables removed from the kernel's environment.",
+        help="Environment variables removed even from the sandbox launcher's environment "
+        "(the sandboxed code itself sees only an allow-list, see autograder.sandbox).",
     ).tag(config=True)
 
-    sandbox = Bool(True, help="Run the kernel in the sandbox (autograder.sandbox).").tag(
-        config=True
-    )
-    memory_limit_mb = Integer(2048, help="Address-space limit of the kernel, MB.").tag(config=True)
+    sandbox = Bool(
+        True,
+        help="Isolate student code with bubblewrap; False (gradkit's --no-sandbox) runs it "
+        "with resource limits only, and any student can then read the secret and the grades.",
+    ).tag(config=True)
+    memory_limit_mb = Integer(
+        2048, help="Memory of a kernel and all its children, MB (memory cgroup as root)."
+    ).tag(config=True)
     cpu_limit_seconds = Integer(600, help="CPU time limit of the kernel, seconds.").tag(config=True)
     process_limit = Integer(64, help="Most processes the kernel may have.").tag(config=True)
     file_size_limit_mb = Integer(64, help="Largest file the kernel may write, MB.").tag(config=True)
+    disk_limit_mb = Integer(
+        256, help="Size of the kernel's private home and of its /tmp (each), MB."
+    ).tag(config=True)
     allow_network = Bool(False, help="Let the kernel use the network.").tag(config=True)
     notebook_timeout = Integer(
-        600, help="Wall time for the whole notebook, seconds; later cells are not run."
+        300,
+        help="Wall time for all the notebook's cells, seconds: no cell runs past it, and "
+        "later cells are not run.",
+    ).tag(config=True)
+    output_limit_kb = Integer(
+        256, help="Bytes of output one cell may keep, KB; the rest is cut with a note."
+    ).tag(config=True)
+    notebook_output_limit_kb = Integer(
+        4096, help="Bytes of output the whole notebook may keep, KB."
     ).tag(config=True)
 
     @default("secret")
@@ -73,45 +90,52 @@ class GradkitExecute(Execute):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
         super().__init__(*args, **kwargs)
+        # A timed-out cell is ended by stopping the kernel, whatever it does with SIGINT,
+        # and output that drains slowly is not an error.
+        self.interrupt_on_timeout = False
+        self.raise_on_iopub_timeout = False
 
     @property
     def limits(self) -> Limits:
         return Limits(self.memory_limit_mb, self.cpu_limit_seconds, self.process_limit,
-                      self.file_size_limit_mb, self.allow_network)  # fmt: skip
+                      self.file_size_limit_mb, self.disk_limit_mb, self.allow_network)  # fmt: skip
 
     def create_kernel_manager(self):
         km = super().create_kernel_manager()
-        if self.sandbox and isinstance(km, SandboxKernelManager):
+        if isinstance(km, SandboxKernelManager):
             private = self._private
-            workdir = str(Path(self.resources.get("metadata", {}).get("path") or ".").resolve())
             km.connection_file = os.path.join(private, "kernel.json")
             km.transport, km.ip = "ipc", os.path.join(private, "ipc")  # works without a network
-            km.wrap = lambda cmd: kernel_command(cmd, self.limits, workdir, private)
+            log = os.path.join(self._logs, "kernel.log")
+            km.wrap = lambda cmd: command(cmd, self.limits, rw=(private,), log=log,
+                                          sandbox=self.sandbox)  # fmt: skip
         return km
 
-    @contextmanager
     def setup_kernel(self, **kwargs):
         env = {k: v for k, v in os.environ.items() if k not in self.hidden_environment}
-        env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         kwargs.setdefault("env", env)
-        self._stopped: str | None = None
-        self._started = time.monotonic()
-        if self.sandbox and not bwrap():
-            warnings.warn("grading kernels are not fully isolated: " + "; ".join(describe()),
-                          stacklevel=2)  # fmt: skip
-        try:
-            with super().setup_kernel(**kwargs):
-                yield
-        finally:
-            remove_stale_cgroups()
+        return super().setup_kernel(**kwargs)
 
     def preprocess(self, nb, resources=None, km=None):
+        require_isolation(self.sandbox)
+        self._stopped: str | None = None
+        self._started = time.monotonic()
+        self._boxes: dict[tuple[str, ...], CallBox] = {}
+        self._output_bytes = {"notebook": 0}
+        # Only the IPC sockets and the connection file are shared with the kernel; its
+        # log lives in a folder of the grader's that the kernel cannot reach.
         self._private = tempfile.mkdtemp(prefix="gradkit-kernel-")
-        os.chmod(self._private, 0o700)
+        self._logs = tempfile.mkdtemp(prefix="gradkit-log-")
+        if self.sandbox and os.getuid() == 0:
+            os.chown(self._private, NOBODY, NOBODY)
         try:
             return super().preprocess(nb, resources, km)
         finally:
+            for box in self._boxes.values():
+                box.close()
             shutil.rmtree(self._private, ignore_errors=True)
+            shutil.rmtree(self._logs, ignore_errors=True)
+            remove_stale_cgroups()
 
     def preprocess_cell(self, cell, resources, index):
         self._check_assign_resources(resources)
@@ -119,21 +143,57 @@ class GradkitExecute(Execute):
         if task is not None:
             self._grade(cell, task, index)
             return cell, self.resources
-        if self._stopped is None and time.monotonic() - self._started > self.notebook_timeout:
+        left = self.notebook_timeout - (time.monotonic() - self._started)
+        if self._stopped is None and left <= 0:
             self._stopped = (f"the notebook used up its {self.notebook_timeout} s before cell "
                              f"{index}; later cells were not run")  # fmt: skip
-        if self._stopped is None:
+        if self._stopped is None and cell.cell_type == "code":
+            configured = self.timeout
+            self.timeout = max(1, int(min(configured or left, left)))
+            self._output_bytes["cell"] = 0
             try:
                 cell = self.execute_cell(cell, index, store_history=True)
             except DeadKernelError:
-                self._stopped = self._died(f"in cell {index}")
-                cell.outputs.append(new_output("error", ename="DeadKernelError",
-                                               evalue=self._stopped, traceback=[]))  # fmt: skip
+                self._stop(cell, f"the kernel died in cell {index} (os._exit, a crash, or a "
+                           f"sandbox limit: {self.limits.describe()})")  # fmt: skip
+            except CellTimeoutError:
+                self._stop(cell, f"cell {index} did not finish within {self.timeout} s; the "
+                           "kernel was stopped")  # fmt: skip
+            finally:
+                self.timeout = configured
         return cell, self.resources
 
-    def _died(self, where: str) -> str:
-        return (f"the kernel died {where} (os._exit, a crash, or a sandbox limit: "
-                f"{self.limits.describe()}); nothing after it could run")  # fmt: skip
+    def _stop(self, cell, why: str) -> None:
+        """Record why no later cell runs, say so in the cell, and end the kernel for good."""
+        self._stopped = why + "; nothing after it could run"
+        cell.outputs.append(new_output("error", ename="Stopped", evalue=self._stopped,
+                                       traceback=[f"Stopped: {self._stopped}"]))  # fmt: skip
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        if process is not None:
+            process.kill()  # the launcher became bwrap: the sandbox dies with it
+
+    def output(self, outs, msg, display_id, cell_index):
+        """Keep at most output_limit_kb per cell and notebook_output_limit_kb in all."""
+        content = msg.get("content", {})
+        size = len(str(content.get("text", ""))) + sum(
+            len(str(v)) for v in content.get("data", {}).values()
+        )
+        cell = self._output_bytes.get("cell", 0) + size
+        total = self._output_bytes["notebook"] + size
+        cap, total_cap = self.output_limit_kb * 1024, self.notebook_output_limit_kb * 1024
+        if cell > cap or total > total_cap:
+            if not any(o.get("name") == "stderr" and "gradkit:" in o.get("text", "") for o in outs):
+                limit = f"{self.output_limit_kb} KB per cell, {self.notebook_output_limit_kb} KB"
+                outs.append(
+                    new_output(
+                        "stream",
+                        name="stderr",
+                        text=f"[gradkit: output cut here: the grader keeps {limit} per notebook]\n",
+                    )
+                )
+            return None
+        self._output_bytes.update(cell=cell, notebook=total)
+        return super().output(outs, msg, display_id, cell_index)
 
     def _task(self, cell, resources):
         if cell.cell_type != "code" or not utils.is_grade(cell):
@@ -141,15 +201,36 @@ class GradkitExecute(Execute):
         assignment = resources.get("nbgrader", {}).get("assignment", "")
         return tasks_for(assignment).get(cell.metadata["nbgrader"].get("grade_id"))
 
+    def _box(self, task) -> CallBox:
+        """The grading process for this task's allowed names (one per set, per notebook)."""
+        if task.allowed not in self._boxes:
+            cells = [c.source for c in self.nb.cells
+                     if c.cell_type == "code" and not utils.is_grade(c)]  # fmt: skip
+            self._boxes[task.allowed] = CallBox(cells, task.allowed, self.limits,
+                                                sandbox=self.sandbox,
+                                                cell_timeout=float(self.timeout or 30))  # fmt: skip
+        return self._boxes[task.allowed]
+
     def _grade(self, cell, task, index) -> None:
         info = self.resources["nbgrader"]
         max_points = float(cell.metadata["nbgrader"].get("points", 0))
-        inputs = secret_inputs(
-            task, course_secret(self.secret), info["assignment"], info["student"]
-        )
-        answer = self._ask(task, inputs)
+        secret = course_secret(self.secret)
+        inputs = secret_inputs(task, secret, info["assignment"], info["student"])
+        names = (task.function, *task.needs)
+        box = self._box(task)
+        answer, _ = box.call(task.call, names, inputs, timeout=float(self.timeout or 30))
+        large = None
+        if task.large is not None and answer.ok:
+            big = large_inputs(task, secret, info["assignment"], info["student"])
+            big_answer, seconds = box.call(task.call, names, big, timeout=task.time_limit)
+            large = (big_answer, big, seconds)
         sources = [c.source for c in self.nb.cells[:index] if c.cell_type == "code"]
-        score = grade_answer(task, answer, inputs, max_points, sources)
+        score = grade_answer(task, answer, inputs, max_points, sources, large)
+        if box.skipped:
+            score.lines.append(
+                f"(cells {sorted(box.skipped)} hung or ended the grading process and were left "
+                "out when your functions were defined)"
+            )
         cell.outputs = [
             new_output("stream", name="stdout", text="\n".join(score.lines) + "\n"),
             new_output("execute_result", data={"text/plain": repr(round(score.points, 6))},
@@ -162,30 +243,3 @@ class GradkitExecute(Execute):
             "lines": score.lines,
             "blocks": score.blocks,
         }
-
-    def _ask(self, task, inputs) -> Answer:
-        if self._stopped is not None:
-            return Answer(False, error="Stopped: " + self._stopped)
-        code, nonce = request(task, inputs)
-        probe = new_code_cell(code)
-        self.nb.cells.append(probe)  # execute_cell stores the cell at its index
-        try:
-            self.execute_cell(probe, len(self.nb.cells) - 1, store_history=False)
-        except DeadKernelError:
-            self._stopped = self._died(f"while {task.function} ran")
-            return Answer(False, error="Stopped: " + self._stopped)
-        finally:
-            self.nb.cells.pop()
-        for out in probe.outputs:
-            if out.output_type == "error" and out.ename in (
-                "CellTimeoutError",
-                "KeyboardInterrupt",
-            ):
-                return Answer(False, error=f"TimeoutError: {task.function} did not finish "
-                                           f"within {self.timeout} s")  # fmt: skip
-            if out.output_type == "error" and out.ename == "MemoryError":
-                return Answer(False, error=f"MemoryError: {task.function} ran out of memory "
-                                           f"(limit {self.memory_limit_mb} MB)")  # fmt: skip
-        stdout = "".join(o.text for o in probe.outputs
-                         if o.output_type == "stream" and o.name == "stdout")  # fmt: skip
-        return read_answer(stdout, nonce)

@@ -5,7 +5,8 @@ notebook ("Inconsistent checksums") when a student unticks a test cell's ``grade
 ``locked`` flag, and its ``add_missing_cells`` (which puts deleted test cells back) fails
 when the answer cell before them was deleted too. Running before it, this
 
-* sets every cell whose grade_id the gradebook knows back to the source notebook's flags;
+* sets every cell whose grade_id the gradebook knows back to the source notebook's
+  metadata (flags, points, type; nothing else, so no stray key fails CheckCellMetadata);
 * appends an empty answer cell for each answer cell that was deleted, so that the test
   cells OverwriteCells puts back have their place (and the missing answer earns 0).
 """
@@ -27,17 +28,22 @@ class RestoreCells(NbGraderPreprocessor):
                 source = gb.find_notebook(info["notebook"], info["assignment"])
             except MissingEntry:
                 return nb, resources
-            graded = {c.name for c in source.grade_cells}
+            points = {c.name: float(c.max_score) for c in source.grade_cells}
             solutions = [c.name for c in source.solution_cells]
-            locked = {c.name: c.locked for c in source.source_cells}
+            tasks = {c.name for c in source.task_cells}
+            known = {c.name: (c.locked, c.cell_type, c.checksum) for c in source.source_cells}
         present = set()
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader", {})
-            name = meta.get("grade_id")
-            if name in locked:
-                meta["grade"] = name in graded
-                meta["solution"] = name in solutions
-                meta["locked"] = locked[name]
+            name = meta.get("grade_id") if isinstance(meta, dict) else None
+            if isinstance(name, str) and name in known:
+                locked, cell_type, checksum = known[name]
+                meta.clear()
+                meta.update(grade=name in points, grade_id=name, locked=locked,
+                            solution=name in solutions, task=name in tasks, schema_version=3,
+                            cell_type=cell_type, checksum=checksum)  # fmt: skip
+                if name in points:
+                    meta["points"] = points[name]
                 present.add(name)
         for name in solutions:
             if name not in present:

@@ -198,11 +198,13 @@ def test_kinked_blocks_scoring():
     assert KINKS.score("W1", {}, 2.0).points == 0.0
 
 
-# --- the in-kernel call ----------------------------------------------------------------
+# --- shortcuts in plain sight (the self-check reads the notebook's history) ----------
 
 
 def _namespace(source: str) -> dict:
-    namespace = {"np": np, "nn": nn}
+    """A notebook namespace, with IPython's history (In) for the static shortcut check."""
+    source = "import numpy as np\nfrom gradlib import nn\n" + source
+    namespace = {"In": [source]}
     exec(source, namespace)
     return namespace
 
@@ -216,7 +218,6 @@ def test_calling_the_reference_cost_earns_nothing():
     assert check.score.points == 0.0
     assert len(check.score.lines) == 1  # the reference's own helpers are not listed
     assert "gradlib.nn.network_cost" in check.score.lines[0]
-    assert nn.network_cost.__name__ == "network_cost"  # the tripwire is removed again
 
 
 def test_an_alias_of_the_reference_cost_is_found_through_helpers():

@@ -1,11 +1,14 @@
-"""Does the sandbox launcher apply the limits, and say plainly what it cannot enforce?"""
+"""Does the sandbox apply the limits, hide the host, and refuse to run unisolated unasked?"""
 
+import os
 import subprocess
 import sys
 
+import pytest
+
 from autograder import sandbox
 from autograder.autograde import Summary
-from autograder.sandbox import Limits, kernel_command
+from autograder.sandbox import Limits, SandboxError, command, require_isolation
 
 PROBE = """
 import os, resource, socket
@@ -16,29 +19,68 @@ try:
     socket.create_connection(("127.0.0.1", 9), timeout=2)
 except OSError as e:
     print("NET", type(e).__name__)
-print("HOME", os.environ.get("HOME"))
-print("SEES", os.path.exists(%r))
+print("HOME", os.environ.get("HOME"), "CWD", os.getcwd())
+print("UID", os.getuid())
+print("ENV", sorted(os.environ))
+print("SEES", os.path.exists(%r), os.path.exists("/etc/shadow"), os.path.exists(%r))
+for path in ("/proc/1/environ", "/proc/1/cmdline"):
+    try:
+        print(path, open(path, "rb").read())
+    except OSError as e:
+        print(path, "blocked", type(e).__name__)
+open(%r, "w").write("written from inside")
 """
 
 
-def test_the_launcher_applies_limits_and_isolates(tmp_path):
-    work, private = tmp_path / "work", tmp_path / "private"
-    work.mkdir()
+@pytest.fixture
+def probe(tmp_path, monkeypatch):
+    """Run PROBE sandboxed with the TA's secret-laden environment; its log text."""
+    monkeypatch.setenv("GRADKIT_SECRET", "do-not-leak-me")
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "hub-token-do-not-leak")
+    private, logs = tmp_path / "private", tmp_path / "logs"
     private.mkdir()
+    logs.mkdir()
+    if os.getuid() == 0:
+        os.chown(private, sandbox.NOBODY, sandbox.NOBODY)
     hidden = tmp_path / "gradebook.db"
     hidden.write_text("grades")
-    cmd = kernel_command([sys.executable, "-c", PROBE % str(hidden)],
-                         Limits(memory_mb=900, cpu_seconds=50, file_size_mb=3), str(work),
-                         str(private))  # fmt: skip
-    subprocess.run(cmd, check=True, timeout=60, env={"PATH": "/usr/bin"})
-    log = (private / "kernel.log").read_text()
+    code = PROBE % (str(hidden), str(sandbox.Path(__file__).parents[2] / "solutions"),
+                    str(private / "out.txt"))  # fmt: skip
+    cmd = command([sys.executable, "-c", code], Limits(memory_mb=900, cpu_seconds=50,
+                  file_size_mb=3), rw=(str(private),), log=str(logs / "kernel.log"))  # fmt: skip
+    subprocess.run(cmd, check=True, timeout=60, cwd=tmp_path)
+    return (logs / "kernel.log").read_text(), private
+
+
+def test_the_launcher_applies_limits(probe):
+    log, _ = probe
     assert f"AS {900 << 20}" in log and "CPU 50" in log and f"FSIZE {3 << 20}" in log
+
+
+def test_the_sandbox_sees_no_network_no_course_and_no_ta_environment(probe):
+    log, private = probe
     assert sandbox.bwrap(), "bubblewrap must be installed (make test installs it)"
-    assert "NET" in log and "HOME /tmp" in log and "SEES False" in log
+    assert "NET" in log and f"HOME {sandbox.HOME} CWD {sandbox.HOME}" in log
+    assert "SEES False False False" in log  # gradebook, /etc/shadow, solutions/
+    assert "do-not-leak-me" not in log and "hub-token" not in log and "GRADKIT" not in log
+    cmdline = log.split("/proc/1/cmdline")[1]
+    assert "--bind" not in cmdline and "--ro-bind" not in cmdline  # the mounts stay unlisted
+    assert (private / "out.txt").read_text() == "written from inside"
 
 
-def test_without_bubblewrap_the_grader_says_what_is_not_protected(monkeypatch):
+@pytest.mark.skipif(os.getuid() != 0, reason="the uid is dropped only when grading as root")
+def test_as_root_student_code_runs_as_nobody(probe):
+    log, private = probe
+    assert f"UID {sandbox.NOBODY}" in log
+    assert "/proc/1/environ blocked" in log
+    assert (private / "out.txt").stat().st_uid == sandbox.NOBODY
+
+
+def test_without_bubblewrap_grading_is_refused_unless_the_ta_accepts_the_risk(monkeypatch):
     monkeypatch.setattr(sandbox, "bwrap", lambda: None)
+    with pytest.raises(SandboxError, match="apt-get install bubblewrap.*--no-sandbox"):
+        require_isolation(True)
+    require_isolation(False)  # --no-sandbox: the TA said so
     lines = sandbox.describe()
     assert any("NOT isolated" in line and "apt-get install bubblewrap" in line for line in lines)
     text = Summary(sandbox=lines).text()

@@ -74,7 +74,9 @@ def test_the_self_check_reports_a_missing_function():
     assert "not defined" in namespace["result"].score.lines[0]
 
 
-def test_calling_the_reference_earns_nothing_even_with_right_numbers():
-    result = _run(SHORTCUT)["result"]
-    assert result.score.points == 0.0
-    assert any("called gradlib.nn.network_gradients" in line for line in result.score.lines)
+def test_calling_the_reference_earns_nothing_even_with_right_numbers(in_box):
+    from autograder.assignments.backprop import TASKS
+
+    score = in_box(TASKS["test_backward_fixed"], SHORTCUT.replace("result = ", "# "), 1, 6.0)
+    assert score.points == 0.0
+    assert any("gradlib.nn.network_gradients" in line for line in score.lines), score.lines

@@ -1,10 +1,6 @@
 """Do the reference solution, autograd and numeric differentiation earn nothing?"""
 
-import io
-from contextlib import redirect_stdout
-
-from autograder.harness import kernel_code, new_nonce, read_answer
-from autograder.shortcuts import static_shortcuts, tripwire_code
+from autograder.shortcuts import static_shortcuts
 
 SETUP = "import numpy as np\nimport gradlib\nfrom gradlib import check_gradients\n"
 
@@ -45,20 +41,3 @@ def test_gradlib_outside_the_graded_function_is_fine():
         "check_gradients(lambda t: t @ t, np.ones(2), bw(np.ones(2)))\n",
     ]
     assert static_shortcuts(cells, ("bw",)) == []
-
-
-def test_tripwires_record_calls_made_while_graded():
-    namespace = {}
-    call = (
-        "import gradlib.nn\n_f = gradlib.nn.backward\n_out = 1.0\n"
-        "try:\n    _f(None, None, [])\nexcept Exception:\n    pass"
-    )
-    nonce = new_nonce()
-    out = io.StringIO()
-    with redirect_stdout(out):
-        exec(kernel_code(tripwire_code(call), {}, nonce), namespace)
-    answer = read_answer(out.getvalue(), nonce)
-    assert answer.tripped == ("gradlib.nn.backward",)
-    import gradlib.nn
-
-    assert gradlib.nn.backward.__name__ == "backward"  # restored afterwards

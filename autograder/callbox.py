@@ -1,0 +1,157 @@
+"""The grader's side of a grading process: start it, give it the notebook, call functions.
+
+One ``CallBox`` per notebook and per set of allowed gradlib names: a fresh sandboxed
+interpreter (autograder.runner) that runs the notebook's code cells, then answers calls
+on secret inputs. The grader times each call from outside and reads back values only; a
+cell that hangs or kills the process is skipped on a restart, and a call that hangs or
+kills it costs that call alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import selectors
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from autograder.harness import Answer, decode_value, encode_inputs
+from autograder.sandbox import Limits, command, python_of
+from autograder.site import binds, site
+
+MAX_LINE = 64 << 20  # bytes of one message from the process; more and it is stopped
+RESTARTS = 3  # cells skipped for hanging or killing the process, at most
+
+
+class CallBox:
+    """A sandboxed interpreter holding the student's functions (see autograder.runner)."""
+
+    def __init__(self, cells: list[str], allowed: tuple[str, ...], limits: Limits, *,
+                 sandbox: bool = True, cell_timeout: float = 30.0) -> None:  # fmt: skip
+        self.cells, self.limits, self.sandbox = cells, limits, sandbox
+        self.cell_timeout = cell_timeout
+        self.site = site(tuple(sorted(allowed)))
+        self.skipped: dict[int, str] = {}  # cell index -> why it was left out
+        self.proc: subprocess.Popen | None = None
+        self._buffer = b""
+        self._scratch = tempfile.TemporaryDirectory(prefix="gradkit-calls-")
+
+    def call(self, source: str, names: tuple[str, ...], inputs: dict, timeout: float):
+        """(Answer, seconds) of running ``source`` (sets ``_out`` from ``_in``)."""
+        problem = self._ensure()
+        if problem:
+            return Answer(False, error="Stopped: " + problem), 0.0
+        ident = secrets.token_hex(8)
+        request = {"id": ident, "call": source, "names": list(names),
+                   "inputs": encode_inputs(inputs)}  # fmt: skip
+        start = time.monotonic()
+        try:
+            self.proc.stdin.write((json.dumps(request) + "\n").encode())
+            self.proc.stdin.flush()
+        except OSError:
+            pass  # it died: reading says so
+        deadline = start + timeout
+        while True:
+            message = self._read(deadline)
+            seconds = time.monotonic() - start
+            if message is None:
+                died = self.proc.poll() is not None
+                self.stop()
+                if died:
+                    return Answer(
+                        False,
+                        error="Died: the grading process died (os._exit, a "
+                        "crash, or a sandbox limit: " + self.limits.describe() + ")",
+                    ), seconds
+                return Answer(False, error=f"TimeoutError: no answer within {timeout:g} s"), seconds
+            if message.get("id") == ident:
+                return _answer(message), seconds
+
+    def _ensure(self) -> str:
+        """Start the process and run the cells unless it runs; "" or why it cannot."""
+        while self.proc is None or self.proc.poll() is not None:
+            if len(self.skipped) > RESTARTS:
+                return (f"the notebook's cells {sorted(self.skipped)} hung or stopped the "
+                        "grading process; your functions could not be defined")  # fmt: skip
+            self._start()
+            current, deadline = None, time.monotonic() + self.cell_timeout
+            while True:
+                message = self._read(deadline)
+                if message is None:  # a cell hung or killed the process: skip it next time
+                    why = "did not finish" if self.proc.poll() is None else "ended the process"
+                    self.stop()
+                    self.skipped[current if current is not None else -1] = why
+                    break
+                if message.get("ready") is True:
+                    return ""
+                if isinstance(message.get("cell"), int):
+                    current, deadline = message["cell"], time.monotonic() + self.cell_timeout
+        return ""
+
+    def _start(self) -> None:
+        root = Path(self._scratch.name)
+        runner = str(self.site / "gradkit_runner.py")
+        cmd = command([python_of("calls"), "-I", "-S", runner, str(self.site)], self.limits,
+                      profile="calls", ro=(str(self.site), *binds(self.site)),
+                      log=str(root / "calls.log"), sandbox=self.sandbox)  # fmt: skip
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        self._buffer = b""
+        start = {"cells": self.cells, "skip": sorted(self.skipped)}
+        try:
+            self.proc.stdin.write((json.dumps(start) + "\n").encode())
+            self.proc.stdin.flush()
+        except OSError:
+            pass
+
+    def _read(self, deadline: float) -> dict | None:
+        """The next JSON message before ``deadline``; None on timeout, death or flooding."""
+        fd = self.proc.stdout.fileno()
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            while b"\n" not in self._buffer:
+                left = deadline - time.monotonic()
+                if left <= 0 or len(self._buffer) > MAX_LINE or not sel.select(left):
+                    return None
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    return None
+                self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            message = json.loads(line)
+        except ValueError:
+            return {}
+        return message if isinstance(message, dict) else {}
+
+    def stop(self) -> None:
+        """Kill the process and everything it started."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.stop()
+        self._scratch.cleanup()
+
+
+def _answer(message: dict) -> Answer:
+    if not message.get("ok"):
+        return Answer(False, error=str(message.get("error", "unknown error"))[:600])
+    try:
+        return Answer(True, value=decode_value(message.get("value")))
+    except (ValueError, TypeError, KeyError) as exc:
+        return Answer(False, error=f"unreadable result ({exc})")

@@ -1,0 +1,133 @@
+"""The grading process's program: define the student's functions, then answer the grader's calls.
+
+It runs inside the sandbox (profile "calls") as ``python -I -S runner.py SITE``, in an
+interpreter where only the standard library, numpy and what the grader put in SITE exist:
+no reference solution, no autodiff, no numeric differentiation to call. It starts before
+any student code and keeps its channel to the grader (stdin, stdout) on descriptors of its
+own; 0, 1 and 2 point at /dev/null, so nothing the student prints reaches the grader.
+
+Student code that runs here can still rewrite anything in this interpreter, this program
+included; the grader therefore reads from the channel nothing but values, and treats what
+comes back as the student's answer and nothing more.
+
+Messages are JSON lines. In: ``{"cells": [source, ...], "skip": [index, ...]}`` once,
+then ``{"id": str, "call": source, "names": [...], "inputs": base64}`` per call. Out:
+``{"cell": i}`` before each cell, ``{"ready": true}`` after the last one, and
+``{"id": str, "ok": bool, "value" | "error": ...}`` per call.
+
+Only the standard library and numpy are imported here: the grader copies this file into
+the grading site, where no other package exists.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import builtins
+import json
+import os
+import re
+import sys
+
+_MAGIC = re.compile(r"^\s*[%!]")
+
+
+def decode(v):
+    """Inputs from the grader: dicts, floats and float64 arrays (base64 "<f8")."""
+    import numpy as np
+
+    if isinstance(v, dict) and "__nd__" in v:
+        raw = base64.b64decode(v["data"])
+        return np.frombuffer(raw, dtype="<f8").reshape(v["__nd__"]).copy()
+    if isinstance(v, dict):
+        return {k: decode(x) for k, x in v.items()}
+    return v
+
+
+def encode(v, depth: int = 0):
+    """A returned value as JSON: numbers become float64 arrays, the rest a tagged dict."""
+    import numpy as np
+
+    if depth > 6:
+        return {"__repr__": "nested too deeply"}
+    if isinstance(v, dict):
+        return {"__dict__": [[str(k), encode(x, depth + 1)] for k, x in v.items()]}
+    if isinstance(v, list | tuple):
+        return {"__seq__": [encode(x, depth + 1) for x in v], "type": type(v).__name__}
+    if isinstance(v, set | frozenset):
+        return {"__set__": sorted(str(x) for x in v)}
+    if isinstance(v, str):
+        return {"__str__": v}
+    if v is None:
+        return None
+    try:
+        raw = np.asarray(v)
+        if np.iscomplexobj(raw):
+            raise TypeError("complex numbers: a gradient is real")
+        a = np.asarray(raw, dtype="<f8")
+        return {"__nd__": list(a.shape), "data": base64.b64encode(a.tobytes(order="C")).decode(),
+                "type": type(v).__name__}  # fmt: skip
+    except Exception as exc:
+        return {"__repr__": repr(v)[:200], "type": type(v).__name__, "why": str(exc)[:200]}
+
+
+def call(source: str, names: list[str], space: dict, inputs) -> dict:
+    """Run ``source`` (sets ``_out`` from ``_in``) with the student's ``names``; its message."""
+    local = {"__builtins__": builtins, "_in": inputs}
+    local.update({n: space[n] for n in names if n in space})
+    try:
+        exec(source, local)
+        return {"ok": True, "value": encode(local["_out"])}
+    except BaseException as exc:  # the student's error is the answer
+        return {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:500]}"}
+
+
+def statements(source: str) -> list[ast.Module]:
+    """A cell's top-level statements, each compilable alone (magics and ! lines dropped)."""
+    text = "\n".join("" if _MAGIC.match(line) else line for line in source.splitlines())
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return []
+    return [ast.Module(body=[node], type_ignores=[]) for node in tree.body]
+
+
+def run_cell(source: str, space: dict) -> None:
+    """Run one cell statement by statement: a failing import does not hide the defs after it."""
+    for module in statements(source):
+        try:
+            exec(compile(module, "<cell>", "exec"), space)
+        except BaseException:  # noqa: S110 - the student's errors are not the grader's
+            pass
+
+
+def main() -> None:
+    sys.path.insert(0, sys.argv[1])
+    channel_in = os.fdopen(os.dup(0), "rb")
+    channel_out = os.dup(1)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+
+    def send(message: dict) -> None:
+        data = (json.dumps(message) + "\n").encode()
+        while data:
+            data = data[os.write(channel_out, data) :]
+
+    import numpy  # noqa: F401 - imported before student code, as in a notebook
+
+    start = json.loads(channel_in.readline())
+    space = {"__name__": "__main__", "__builtins__": builtins}
+    for index, source in enumerate(start["cells"]):
+        send({"cell": index})
+        if index not in start.get("skip", []):
+            run_cell(source, space)
+    send({"ready": True})
+    for line in channel_in:
+        request = json.loads(line)
+        inputs = decode(json.loads(base64.b64decode(request["inputs"]).decode()))
+        send({"id": request["id"], **call(request["call"], request["names"], space, inputs)})
+
+
+if __name__ == "__main__":
+    main()
