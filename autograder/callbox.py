@@ -24,18 +24,21 @@ from autograder.sandbox import Limits, command, python_of
 from autograder.site import binds, site
 
 MAX_LINE = 64 << 20  # bytes of one message from the process; more and it is stopped
-RESTARTS = 3  # cells skipped for hanging or killing the process, at most
+RESTARTS = 6  # starts after the first (a hung cell or call, a crash), at most
 
 
 class CallBox:
     """A sandboxed interpreter holding the student's functions (see autograder.runner)."""
 
     def __init__(self, cells: list[str], allowed: tuple[str, ...], limits: Limits, *,
-                 sandbox: bool = True, cell_timeout: float = 30.0) -> None:  # fmt: skip
+                 sandbox: bool = True, cell_timeout: float = 30.0,
+                 budget: float = 300.0) -> None:  # fmt: skip
         self.cells, self.limits, self.sandbox = cells, limits, sandbox
-        self.cell_timeout = cell_timeout
+        self.cell_timeout, self.budget = cell_timeout, budget
         self.site = site(tuple(sorted(allowed)))
         self.skipped: dict[int, str] = {}  # cell index -> why it was left out
+        self.restarts = -1  # starts after the first
+        self.stopped = ""  # why no more calls can be answered
         self.proc: subprocess.Popen | None = None
         self._buffer = b""
         self._scratch = tempfile.TemporaryDirectory(prefix="gradkit-calls-")
@@ -67,30 +70,42 @@ class CallBox:
                         error="Died: the grading process died (os._exit, a "
                         "crash, or a sandbox limit: " + self.limits.describe() + ")",
                     ), seconds
-                return Answer(False, error=f"TimeoutError: no answer within {timeout:g} s"), seconds
+                return Answer(
+                    False, error=f"TimeoutError: did not finish within {timeout:g} s"
+                ), seconds
             if message.get("id") == ident:
                 return _answer(message), seconds
 
     def _ensure(self) -> str:
         """Start the process and run the cells unless it runs; "" or why it cannot."""
-        while self.proc is None or self.proc.poll() is not None:
-            if len(self.skipped) > RESTARTS:
-                return (f"the notebook's cells {sorted(self.skipped)} hung or stopped the "
-                        "grading process; your functions could not be defined")  # fmt: skip
+        while not self.stopped and (self.proc is None or self.proc.poll() is not None):
+            if self.restarts >= RESTARTS:
+                self.stopped = (
+                    f"cells {sorted(self.skipped)} of the notebook hung or stopped the grading "
+                    "process; your functions could not be defined"
+                )
+                break
+            self.restarts += 1
             self._start()
-            current, deadline = None, time.monotonic() + self.cell_timeout
+            current, end = None, time.monotonic() + self.budget  # all cells, like a notebook
+            deadline = min(end, time.monotonic() + self.cell_timeout)
             while True:
                 message = self._read(deadline)
                 if message is None:  # a cell hung or killed the process: skip it next time
                     why = "did not finish" if self.proc.poll() is None else "ended the process"
                     self.stop()
+                    if time.monotonic() >= end:  # like the notebook: out of time, no retry
+                        self.stopped = (f"the notebook's cells used up its {self.budget:g} s "
+                                        "before your functions were defined")  # fmt: skip
+                        break
                     self.skipped[current if current is not None else -1] = why
                     break
                 if message.get("ready") is True:
                     return ""
                 if isinstance(message.get("cell"), int):
-                    current, deadline = message["cell"], time.monotonic() + self.cell_timeout
-        return ""
+                    current = message["cell"]
+                    deadline = min(end, time.monotonic() + self.cell_timeout)
+        return self.stopped
 
     def _start(self) -> None:
         root = Path(self._scratch.name)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from autograder.course import RELEASE, CourseError
 from autograder.inputs import SecretError
+from autograder.sandbox import SandboxError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +33,12 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds per notebook cell (default: nbgrader_config.py's, else 30)",
     )
     p.add_argument("--secret", help="course secret (default: $GRADKIT_SECRET)")
+    p.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="grade without bubblewrap: any student can then read the course secret and the "
+        "gradebook, rewrite every grade and reach the network (trusted code only)",
+    )
 
     p = sub.add_parser("feedback", help="write feedback HTML for graded submissions")
     p.add_argument("assignment")
@@ -52,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("gradkit").setLevel(logging.INFO)
     try:
         return _run(args)
-    except (CourseError, SecretError, FileNotFoundError) as exc:
+    except (CourseError, SecretError, SandboxError, FileNotFoundError) as exc:
         print(f"gradkit: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -78,7 +85,8 @@ def _run(args) -> int:
 
         summary = autograde(args.assignment, args.course_dir, workers=args.workers,
                             force=args.force, timeout=args.timeout, secret=args.secret,
-                            db_url=args.db_url, progress=terminal_progress)  # fmt: skip
+                            db_url=args.db_url, progress=terminal_progress,
+                            sandbox=not args.no_sandbox)  # fmt: skip
         print(summary.text())
         return 1 if summary.failed else 0
     elif args.command == "feedback":

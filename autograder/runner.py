@@ -83,13 +83,24 @@ def call(source: str, names: list[str], space: dict, inputs) -> dict:
 
 
 def statements(source: str) -> list[ast.Module]:
-    """A cell's top-level statements, each compilable alone (magics and ! lines dropped)."""
+    """A cell's top-level statements, each compilable alone (magics and ! lines dropped).
+
+    An import of several names becomes one import per name, so that a name that does not
+    exist here (a library function) does not take the others with it.
+    """
     text = "\n".join("" if _MAGIC.match(line) else line for line in source.splitlines())
     try:
         tree = ast.parse(text)
     except SyntaxError:
         return []
-    return [ast.Module(body=[node], type_ignores=[]) for node in tree.body]
+    nodes = []
+    for node in tree.body:
+        if isinstance(node, ast.Import | ast.ImportFrom) and len(node.names) > 1:
+            nodes += [ast.copy_location(type(node)(**{**node.__dict__, "names": [a]}), node)
+                      for a in node.names]  # fmt: skip
+        else:
+            nodes.append(node)
+    return [ast.Module(body=[node], type_ignores=[]) for node in nodes]
 
 
 def run_cell(source: str, space: dict) -> None:

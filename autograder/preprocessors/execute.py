@@ -208,7 +208,8 @@ class GradkitExecute(Execute):
                      if c.cell_type == "code" and not utils.is_grade(c)]  # fmt: skip
             self._boxes[task.allowed] = CallBox(cells, task.allowed, self.limits,
                                                 sandbox=self.sandbox,
-                                                cell_timeout=float(self.timeout or 30))  # fmt: skip
+                                                cell_timeout=float(self.timeout or 30),
+                                                budget=float(self.notebook_timeout))  # fmt: skip
         return self._boxes[task.allowed]
 
     def _grade(self, cell, task, index) -> None:

@@ -58,6 +58,138 @@ def L_model_backward(AL, Y, caches, lambd):
     return {"d" + k: v for k, v in g.items()}
 """
 
+# Issue 10's attacks: the grading call redirected, the answer forged, the reference reached
+# around any watch, numeric differentiation passed off as backprop.
+HIJACK = """\
+import builtins, gradlib.nn
+_real_exec = builtins.exec
+def _exec(code, *args, **kw):
+    if args and isinstance(args[0], dict) and "_CALL" in args[0]:
+        args[0]["_CALL"] = "_out = gradlib.nn.network_gradients(...)"
+    return _real_exec(code, *args, **kw)
+builtins.exec = _exec
+def L_model_backward(AL, Y, caches, lambd):
+    import gradlib.nn
+    params = {}
+    for l, ((A_prev, W, b), Z) in enumerate(caches, 1):
+        params[f"W{l}"], params[f"b{l}"] = W, b
+    return gradlib.nn.network_gradients(params, caches[0][0][0], Y, lambd=lambd)
+"""
+
+FORGE = (
+    demo.ZERO_BACKWARD
+    + """import json, sys, os
+_dumps = json.dumps
+def _forged(obj, *a, **k):
+    if isinstance(obj, dict):
+        obj.pop("tripped", None)
+        obj["ok"] = True
+    return _dumps(obj, *a, **k)
+json.dumps = _forged
+class _Swallow:
+    def write(self, text):
+        return len(text)
+    def flush(self):
+        pass
+sys.stdout = _Swallow()
+for fd in range(3, 64):  # write a forged answer line to every open descriptor
+    try:
+        os.write(fd, b'{"id": "x", "ok": true, "value": null, "tripped": []}\\n')
+    except OSError:
+        pass
+"""
+)
+
+
+def _bypass(body: str, prelude: str = "") -> str:
+    return (
+        prelude
+        + f"""\
+def L_model_backward(AL, Y, caches, lambd):
+    params = {{}}
+    for l, ((A_prev, W, b), Z) in enumerate(caches, 1):
+        params[f"W{{l}}"], params[f"b{{l}}"] = W, b
+    return {body}
+"""
+    )
+
+
+BYPASSES = {
+    "captured": _bypass(
+        "_kept[0](params, caches[0][0][0], Y, lambd=lambd)",
+        "import gradlib.nn\n_kept = [gradlib.nn.network_gradients]\n",
+    ),
+    "partial": _bypass(
+        "_p(params, caches[0][0][0], Y, lambd=lambd)",
+        "import functools, gradlib.nn\n_p = functools.partial(gradlib.nn.network_gradients)\n",
+    ),
+    "getattr": _bypass(
+        "getattr(__import__('gradlib.nn').nn, 'network_' + 'gradients')"
+        "(params, caches[0][0][0], Y, lambd=lambd)"
+    ),
+    "getsource": _bypass(
+        "_ns['network_gradients'](params, caches[0][0][0], Y, lambd=lambd)",
+        "import inspect, gradlib.nn\n_ns = {}\nexec(inspect.getsource(gradlib.nn), _ns)\n",
+    ),
+    "sourcefile": _bypass(
+        "_ns['network_gradients'](params, caches[0][0][0], Y, lambd=lambd)",
+        f"_ns = {{}}\nexec(open({str(SOLUTIONS.parent / 'gradlib' / 'nn.py')!r}).read(), _ns)\n",
+    ),
+    "scipy": _bypass(
+        "_scipy_grads(params, caches[0][0][0], Y, lambd)",
+        """\
+from scipy.optimize._numdiff import approx_derivative
+def _scipy_grads(params, X, Y, lambd):
+    import numpy as np
+    names = list(params)
+    sizes = [params[n].size for n in names]
+    theta = np.concatenate([params[n].ravel() for n in names])
+    def J(t):
+        p, k = {}, 0
+        for n, size in zip(names, sizes):
+            p[n] = t[k : k + size].reshape(params[n].shape)
+            k += size
+        A, _ = L_model_forward(X, p)
+        return compute_cost(A, Y, p, lambd)
+    g = approx_derivative(J, theta, method="cs")
+    out, k = {}, 0
+    for n, size in zip(names, sizes):
+        out["d" + n] = g[k : k + size].reshape(params[n].shape)
+        k += size
+    return out
+""",
+    ),
+}
+
+# A complex step written by hand, on a complex-safe forward (no 1j literal): exact to 1e-16
+# on the small problem, far too slow for the large one.
+COMPLEX_STEP = """\
+import numpy as np
+def _J(params, X, Y, lambd):
+    A = X
+    L = len(params) // 2
+    for l in range(1, L + 1):
+        Z = params[f"W{l}"] @ A + params[f"b{l}"]
+        A = np.where(Z.real > 0, Z, 0) if l < L else 1 / (1 + np.exp(-Z))
+    m = Y.shape[1]
+    ce = -np.sum(Y * np.log(A) + (1 - Y) * np.log(1 - A)) / m
+    return ce + lambd / (2 * m) * sum(np.sum(params[f"W{l}"] ** 2) for l in range(1, L + 1))
+def L_model_backward(AL, Y, caches, lambd):
+    params = {}
+    for l, ((A_prev, W, b), Z) in enumerate(caches, 1):
+        params[f"W{l}"], params[f"b{l}"] = W.astype(complex), b.astype(complex)
+    X, h, grads = caches[0][0][0], 1e-30, {}
+    for name, value in params.items():
+        g = np.zeros(value.shape)
+        for k in range(value.size):
+            old = value.flat[k]
+            value.flat[k] = old + complex(0, h)
+            g.flat[k] = np.imag(_J(params, X, Y, lambd)) / h
+            value.flat[k] = old
+        grads["d" + name] = g
+    return grads
+"""
+
 
 def _catalog(course: Path, port: int) -> list[demo.Student]:
     S = demo.Student
@@ -108,8 +240,8 @@ except OSError as e:
           extra=("ip = get_ipython()\nip.showtraceback = lambda *a, **k: None\n"
                  "ip.showsyntaxerror = lambda *a, **k: None",)),
         S("exit", "calls sys.exit in a cell", FULL, extra=("import sys\nsys.exit(0)",)),
-        S("killer", "kills its kernel when graded",
-          {**FULL, "test_backward": 0.0, "test_buggy_blocks": 0.0, "test_backward_fixed": 0.0},
+        S("killer", "kills the grading process when graded: that call alone earns nothing",
+          NO_BACKWARD,
           edits={"L_model_backward": "def L_model_backward(*a):\n    import os, signal\n"
                                      "    os.kill(os.getpid(), signal.SIGKILL)\n"}),
         S("edits", "edits locked test cells, their points and grade flags", FULL,
@@ -133,11 +265,25 @@ except OSError as e:
                                      "    import torch\n    return torch.autograd.grad(AL, Y)\n"}),
         S("shortcut", "calls the reference backward", NO_BACKWARD,
           edits={"L_model_backward": demo.REFERENCE_BACKWARD}),
+        S("hijack", "a blank release plus one cell that rewrites exec", demo.ZERO, blank=True),
+        S("forge", "zero gradients, then forges the answer line and patches json", NO_BACKWARD,
+          edits={"L_model_backward": FORGE}),
+        *[S(name, f"reaches the reference backward: {name}", NO_BACKWARD,
+            edits={"L_model_backward": source}) for name, source in BYPASSES.items()],
+        S("complexstep", "complex-step derivative written by hand", NO_BACKWARD,
+          edits={"L_model_backward": COMPLEX_STEP}),
+        S("refforward", "answers L_model_forward with gradlib.nn.forward",
+          {**FULL, "test_forward": 0.0, "test_backward": 0.0},
+          edits={"L_model_forward": "import gradlib.nn\ndef L_model_forward(X, parameters):\n"
+                                    "    AL, caches = gradlib.nn.forward(X, parameters)\n"
+                                    "    return AL, caches\n"}),
     ]  # fmt: skip
 
 
 def _write(course: Path, student: demo.Student) -> None:
     nb = demo.submission(student)
+    if student.name == "hijack":
+        nb.cells.insert(2, nbformat.v4.new_code_cell(HIJACK))
     if student.name == "deleter":
         keep = [c.metadata.get("nbgrader", {}).get("grade_id") != "test_backward" for c in nb.cells]
         nb.cells = [c for c, k in zip(nb.cells, keep, strict=True) if k]
@@ -206,7 +352,7 @@ def test_the_run_completes_for_every_hostile_student(hostile_class):
 @pytest.mark.parametrize("name", [
     "shadow", "numpy", "modules", "fakes", "hide", "exit", "killer", "edits", "deleter", "snoop",
     "loop", "memory", "membackward", "forkbomb", "network", "detect", "numeric", "torch",
-    "shortcut",
+    "shortcut", "hijack", "forge", *BYPASSES, "complexstep", "refforward",
 ])  # fmt: skip
 def test_no_trick_earns_an_undeserved_point(hostile_class, name):
     _, students, _, scores, _ = hostile_class
@@ -225,12 +371,14 @@ def _lines(course, student, grade_id):
     ("shadow", "✗ dW1"),
     ("fakes", "dW1 has shape (1, 1)"),
     ("hide", "raised ValueError"),
-    ("killer", "kernel died while L_model_backward ran"),
+    ("killer", "the grading process died"),
     ("membackward", "ran out of memory"),
     ("numeric", "numerical_gradient"),
     ("torch", "PyTorch autograd"),
     ("shortcut", "gradlib.nn"),
     ("detect", "✗ dW1"),
+    ("complexstep", "numeric differentiation cannot within 10 s"),
+    ("scipy", "only numpy and the standard library exist"),
 ])  # fmt: skip
 def test_feedback_says_why(hostile_class, student, fragment):
     course = hostile_class[0]
