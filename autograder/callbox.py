@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from autograder.grading_site import binds, site
 from autograder.harness import Answer, decode_value, encode_inputs
 from autograder.sandbox import Limits, command, python_of
-from autograder.site import binds, site
 
 MAX_LINE = 64 << 20  # bytes of one message from the process; more and it is stopped
 RESTARTS = 6  # starts after the first (a hung cell or call, a crash), at most

@@ -47,6 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("report", help="grades.csv, per-question stats, a histogram PNG")
     _course_args(p)
 
+    p = sub.add_parser("similarity", help="near-copies among submissions and of gradlib's source")
+    p.add_argument("assignment")
+    p.add_argument("--course-dir", type=Path, default=Path.cwd(),
+                   help="the TA's course directory (default: the current one)")  # fmt: skip
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="share of a notebook's own code found elsewhere (default 0.5)")  # fmt: skip
+
     p = sub.add_parser("demo", help="build a demo class and grade it end to end")
     p.add_argument("--course-dir", type=Path, help="where to build it (default: a temp dir)")
     p.add_argument("--workers", type=int, default=2)
@@ -100,6 +107,14 @@ def _run(args) -> int:
         report = write_report(args.course_dir, db_url=args.db_url)
         print(report.text())
         print(f"wrote {report.csv}, {report.stats_csv}, {report.histogram}")
+    elif args.command == "similarity":
+        from autograder.similarity import write_similarity
+
+        path, pairs = write_similarity(args.assignment, args.course_dir, args.threshold)
+        for p in pairs:
+            print(f"{p.first} ~ {p.second}: {p.share:.0%} of {p.first}'s code "
+                  f"({p.shared_tokens} tokens)")  # fmt: skip
+        print(f"{len(pairs)} pairs at or above {args.threshold:.0%}; wrote {path}")
     elif args.command == "demo":
         from autograder.demo import run_demo
 

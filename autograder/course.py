@@ -6,6 +6,7 @@ course directory (submitted/, autograded/, feedback/, gradebook.db) lives anywhe
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import os
 import sys
@@ -138,17 +139,35 @@ c.Execute.timeout = 30  # seconds per cell
 # c.GradkitExecute.cpu_limit_seconds = 600
 # c.GradkitExecute.process_limit = 64
 # c.GradkitExecute.file_size_limit_mb = 64
+# c.GradkitExecute.disk_limit_mb = 256
 # c.GradkitExecute.allow_network = False
-# c.GradkitExecute.notebook_timeout = 600
+# c.GradkitExecute.notebook_timeout = 300
+# c.GradkitExecute.output_limit_kb = 256
+# c.GradkitExecute.notebook_output_limit_kb = 4096
 """)
     return path
 
 
 def nbgrader_environment() -> None:
-    """nbgrader runs `alembic` from PATH when it creates a gradebook: put our venv first."""
+    """nbgrader runs `alembic` from PATH when it creates a gradebook: put our venv first.
+
+    And nbgrader 0.9.6's ``utils.is_ignored`` globs the file's folder name: for a student
+    id like "[r]eference", "*.ipynb" matched nothing and the graded notebook, hidden tests
+    included, was copied into that student's feedback/. Names are matched literally here.
+    """
+    import nbgrader.utils
+
+    nbgrader.utils.is_ignored = _is_ignored
     bin_dir = str(Path(sys.executable).parent)
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
+def _is_ignored(filename: str, ignore_globs: list[str] | None = None) -> bool:
+    """nbgrader.utils.is_ignored: does the file's own name match one of the globs?"""
+    name = os.path.basename(filename)
+    return any(fnmatch.fnmatch(name, g) and not (name.startswith(".") and not g.startswith("."))
+               for g in ignore_globs or [])  # fmt: skip
 
 
 def course_directory(config: Config, assignment: str, student: str = "*"):
@@ -160,12 +179,38 @@ def course_directory(config: Config, assignment: str, student: str = "*"):
     return cd
 
 
+class LiteralFolders:
+    """Mixin for nbgrader converters: a matched submission folder is globbed again in
+    nbgrader 0.9.6 (init_notebooks), so a student id like "[r]eference" found nothing.
+    Here the folder is taken literally."""
+
+    def init_notebooks(self) -> None:
+        import glob
+
+        from nbgrader.converters.base import NbGraderException
+
+        self.assignments, self.notebooks = {}, []
+        pattern = self._format_source(self.coursedir.assignment_id, self.coursedir.student_id)
+        for folder in glob.glob(pattern):
+            notebooks = glob.glob(os.path.join(glob.escape(folder), "*.ipynb"))
+            wanted = self.coursedir.notebook_id
+            found = [n for n in notebooks if wanted == "*" or Path(n).stem == wanted]
+            if found:
+                self.assignments[folder] = found
+        if not self.assignments:
+            raise NbGraderException(f"No notebooks were matched by '{pattern}'")
+
+
 def run_converter(kind, config: Config, assignment: str, student: str = "*", force=True):
-    """Run one nbgrader converter class in this process; raises NbGraderException on failure."""
+    """Run one nbgrader converter class in this process; raises NbGraderException on failure.
+
+    ``student`` is a glob pattern, as nbgrader takes it (glob.escape a literal id).
+    """
     from nbformat.warnings import MissingIDFieldWarning
     from sqlalchemy.exc import SAWarning
 
     nbgrader_environment()
+    kind = type(kind.__name__, (LiteralFolders, kind), {})
     converter = kind(coursedir=course_directory(config, assignment, student), config=config,
                      log=log)  # fmt: skip
     converter.force = force

@@ -1,6 +1,6 @@
 """The grading sandbox: what a process running student code can see, use and reach.
 
-Student code runs as ``python -m autograder.sandbox [limits] -- <command>``. This launcher
+Student code runs as ``python -I -S autograder/sandbox.py [limits] -- <command>``. This launcher
 puts itself in cgroups and under resource limits (inherited by what it starts), then execs
 the command through bubblewrap (``bwrap``) with a filesystem built from an allow-list:
 
@@ -166,7 +166,9 @@ def command(cmd: list[str], limits: Limits, *, profile: str = "kernel", rw: tupl
     """
     binds = [a for p in rw for a in ("--rw", p)] + [a for p in ro for a in ("--ro", p)]
     isolation = ["--bwrap", bwrap()] if sandbox and bwrap() else []
-    return [sys.executable, "-m", "autograder.sandbox", *limits.args(), "--profile", profile,
+    # Run as a script, isolated and without site: it needs nothing but the standard library.
+    return [sys.executable, "-I", "-S", str(Path(__file__).resolve()), *limits.args(),
+            "--profile", profile,
             *binds, "--log", log, *isolation, "--", *cmd]  # fmt: skip
 
 
@@ -320,7 +322,7 @@ def remove_stale_cgroups() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m autograder.sandbox")
+    parser = argparse.ArgumentParser(prog="autograder/sandbox.py")
     for name in ("--memory-mb", "--cpu-seconds", "--processes", "--file-size-mb", "--disk-mb"):
         parser.add_argument(name, type=int, required=True)
     parser.add_argument("--no-network", action="store_true")

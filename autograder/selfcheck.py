@@ -51,10 +51,18 @@ class SelfCheck:
 
 
 def check(function_or_name, seed: int = PUBLIC_SEED) -> SelfCheck:
-    """Run the graded task for a function (or variable name) of your notebook on public inputs."""
+    """Run the graded task for a function (or variable name) of your notebook on public inputs.
+
+    Under nbgrader's Validate button (``nbgrader validate``), a check that does not pass
+    raises AssertionError with its diagnosis, so that validation fails exactly where the
+    grader would take points, and says which function.
+    """
     name = function_or_name if isinstance(function_or_name, str) else function_or_name.__name__
     # The caller's globals are the notebook's, where the graded functions live.
-    return _run(name, sys._getframe(1).f_globals, seed)
+    result = _run(name, sys._getframe(1).f_globals, seed)
+    if os.environ.get("NBGRADER_VALIDATING") and not result.passed:
+        raise AssertionError(result.summary())
+    return result
 
 
 def _run(name: str, namespace: dict, seed: int) -> SelfCheck:

@@ -1,11 +1,12 @@
 """Shortcuts in plain sight: a teaching message for the student who calls the reference.
 
 What makes shortcuts earn nothing is that they do not exist where grading runs (see
-autograder.site and autograder.runner). This check reads the notebook's source so that the
-honest student who calls the reference solution, autograd or numeric differentiation from
-the graded function is *told* so: every function reachable from the graded one (through
-the names it uses) must not reach forbidden names, whatever alias they were imported under,
-nor use dynamic code (eval, exec, __import__, importlib) that would hide them.
+autograder.grading_site and autograder.runner). This check reads the notebook's source so
+that the honest student who calls the reference solution, autograd or numeric
+differentiation from the graded function is *told* so: every function reachable from the
+graded one (through the names it uses) must not reach forbidden names, whatever alias they
+were imported under, nor use dynamic code (eval, exec, __import__, importlib) that would
+hide them.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ class Task:
         student here, e.g. ("gradlib.unroll",); using one in plain sight earns 0 with a
         line that says so (see autograder.shortcuts)
     allowed : gradlib names (gradlib.MODULE.NAME) that exist where this task is graded;
-        nothing else of gradlib does (see autograder.site)
+        nothing else of gradlib does (see autograder.grading_site)
     large : seed -> inputs of a large instance (tens of thousands of parameters) that
         backprop answers in well under a second and numeric differentiation cannot
     exact : inputs -> the exact answer of a large instance (reference backprop)

@@ -56,7 +56,7 @@ def execute_submission(job: Job) -> Executed:
     """Run nbgrader's Autograde with only GradkitExecute on a private copy of the submission."""
     from nbgrader.converters import Autograde
 
-    with tempfile.TemporaryDirectory(prefix=f"gradkit-{job.student}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="gradkit-job-") as tmp:  # no student name in a glob
         root = Path(tmp)
         write(Intake(job.files), root / "submitted" / job.student / job.assignment)
         shutil.copy(job.template_db, root / "gradebook.db")

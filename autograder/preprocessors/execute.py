@@ -168,6 +168,10 @@ class GradkitExecute(Execute):
         self._stopped = why + "; nothing after it could run"
         cell.outputs.append(new_output("error", ename="Stopped", evalue=self._stopped,
                                        traceback=[f"Stopped: {self._stopped}"]))  # fmt: skip
+        # Channels first: a heartbeat thread left pinging a dead kernel can block forever
+        # in its socket's send, and nbclient's cleanup would then wait for it.
+        if self.kc is not None:
+            self.kc.stop_channels()
         process = getattr(getattr(self.km, "provisioner", None), "process", None)
         if process is not None:
             process.kill()  # the launcher became bwrap: the sandbox dies with it
@@ -204,8 +208,9 @@ class GradkitExecute(Execute):
     def _box(self, task) -> CallBox:
         """The grading process for this task's allowed names (one per set, per notebook)."""
         if task.allowed not in self._boxes:
-            cells = [c.source for c in self.nb.cells
-                     if c.cell_type == "code" and not utils.is_grade(c)]  # fmt: skip
+            self._numbers = [i for i, c in enumerate(self.nb.cells)
+                             if c.cell_type == "code" and not utils.is_grade(c)]  # fmt: skip
+            cells = [self.nb.cells[i].source for i in self._numbers]
             self._boxes[task.allowed] = CallBox(cells, task.allowed, self.limits,
                                                 sandbox=self.sandbox,
                                                 cell_timeout=float(self.timeout or 30),
@@ -228,8 +233,9 @@ class GradkitExecute(Execute):
         sources = [c.source for c in self.nb.cells[:index] if c.cell_type == "code"]
         score = grade_answer(task, answer, inputs, max_points, sources, large)
         if box.skipped:
+            cells = ", ".join(str(self._numbers[i]) for i in sorted(box.skipped) if i >= 0)
             score.lines.append(
-                f"(cells {sorted(box.skipped)} hung or ended the grading process and were left "
+                f"(notebook cell(s) {cells} hung or ended the grading process and were left "
                 "out when your functions were defined)"
             )
         cell.outputs = [

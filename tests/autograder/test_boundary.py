@@ -61,7 +61,7 @@ print("links planted")
 SNOOP = f"""\
 import os
 print("ENV", sorted(os.environ.items()))
-for path in ("/etc/shadow", "/root", {str(SOLUTIONS)!r}, "/proc/1/environ"):
+for path in ("/etc/shadow", "/root/.bash_history", {str(SOLUTIONS)!r}, "/proc/1/environ"):
     try:
         print("READ", path, os.listdir(path) if os.path.isdir(path) else open(path, "rb").read(64))
     except OSError as e:
@@ -250,7 +250,8 @@ def test_nothing_outside_the_sandbox_was_written_through_a_link(hostile_class):
     assert not any(p.is_fifo() for p in course.rglob("*") if "submitted" not in p.parts)
     assert (course / "gradebook.db").stat().st_mode & 0o222  # not chmod-ed read-only
     text = _outputs(course, "linker")
-    assert "READ /proc/1/environ" not in text and "course dir: None" in text
+    assert "READ /proc/1/environ" not in text and str(course) not in text
+    assert "course dir: /home/student" in text  # all it finds is its own private home
 
 
 def test_linked_and_special_files_are_refused_and_named(hostile_class):
@@ -275,13 +276,14 @@ def test_no_secret_token_path_or_hidden_test_reaches_any_student(hostile_class):
                 assert SECRET not in text and TOKEN not in text, (student.name, path.name)
                 assert str(course) not in text, (student.name, path.name)
                 if kind == "feedback":
-                    assert hidden not in text
+                    assert hidden not in text, (student.name, path.name)
+                    assert path.suffix != ".ipynb", (student.name, path.name)
     assert len(pages) == len(students)
 
 
 def test_the_kernel_sees_an_allow_listed_environment_as_nobody(hostile_class):
     text = _outputs(hostile_class[0], "snoop")
-    assert "READ" not in text and text.count("blocked:") == 4
+    assert "READ /" not in text and text.count("blocked:") == 4
     assert "GRADKIT" not in text and "JUPYTERHUB" not in text
     if os.getuid() == 0:
         assert f"UID {NOBODY}" in text
@@ -327,7 +329,11 @@ def test_no_student_script_runs_in_the_feedback_or_the_stored_notebook(hostile_c
     course = hostile_class[0]
     stored = (course / "autograded" / "xss" / "04-backprop" / "04-backprop.ipynb").read_text()
     page = (course / "feedback" / "xss" / "04-backprop" / "04-backprop.html").read_text()
-    for text in (stored, page):
-        assert '<script>alert("pwned' not in text and "onerror=" not in text
-        assert "application/javascript" not in text or text is page
+    assert '<script>alert("pwned' not in page and "<img src=x onerror" not in page
     assert "Content-Security-Policy" in page
+    cells = json.loads(stored)["cells"]
+    kinds = {k for c in cells for o in c.get("outputs", []) for k in o.get("data", {})}
+    assert kinds <= {"text/plain", "image/png", "image/jpeg"}, kinds
+    assert "pwned-xss-1" in stored  # the student still sees what their output was, as text
+    markdown = next(c for c in cells if "pwned-xss-4" in "".join(c["source"]))
+    assert "shown as source" in "".join(markdown["source"])

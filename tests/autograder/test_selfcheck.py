@@ -80,3 +80,32 @@ def test_calling_the_reference_earns_nothing_even_with_right_numbers(in_box):
     score = in_box(TASKS["test_backward_fixed"], SHORTCUT.replace("result = ", "# "), 1, 6.0)
     assert score.points == 0.0
     assert any("gradlib.nn.network_gradients" in line for line in score.lines), score.lines
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", ["blank", "ada", "halfix"])
+def test_nbgrader_validate_fails_exactly_where_points_would_be_lost(tmp_path, student):
+    import subprocess
+    import sys
+
+    import nbformat
+
+    from autograder import demo
+
+    story = next(s for s in demo.STUDENTS if s.name == student)
+    path = tmp_path / "04-backprop.ipynb"
+    nbformat.write(demo.submission(story), path)
+    run = subprocess.run([sys.executable, "-m", "nbgrader", "validate", str(path)],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                         env={**__import__("os").environ, "MPLBACKEND": "Agg"})  # fmt: skip
+    out = run.stdout + run.stderr
+    lost = [k for k, v in story.expected.items() if v < demo.FULL[k]]
+    if not lost:
+        assert "Success! Your notebook passes all the tests." in out, out[-2000:]
+    else:
+        assert "VALIDATION FAILED" in out, out[-2000:]
+        names = {"test_forward": "L_model_forward", "test_cost": "compute_cost",
+                 "test_backward": "L_model_backward", "test_buggy_blocks": "buggy_blocks",
+                 "test_backward_fixed": "backward_fixed"}  # fmt: skip
+        for grade_id in lost:
+            assert f"{names[grade_id]}: ✗ not yet" in out, (grade_id, out[-2000:])
