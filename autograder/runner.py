@@ -120,7 +120,11 @@ def main() -> None:
     for fd in (0, 1, 2):
         os.dup2(null, fd)
 
+    owner = os.getpid()
+
     def send(message: dict) -> None:
+        if os.getpid() != owner:  # a process the student forked: it does not speak for us
+            os._exit(0)
         data = (json.dumps(message) + "\n").encode()
         while data:
             data = data[os.write(channel_out, data) :]
@@ -135,6 +139,8 @@ def main() -> None:
             run_cell(source, space)
     send({"ready": True})
     for line in channel_in:
+        if os.getpid() != owner:
+            os._exit(0)
         request = json.loads(line)
         inputs = decode(json.loads(base64.b64decode(request["inputs"]).decode()))
         send({"id": request["id"], **call(request["call"], request["names"], space, inputs)})

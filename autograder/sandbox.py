@@ -181,7 +181,8 @@ def _readable(profile: str) -> list[tuple[str, str]]:
     paths = [*SYSTEM, *(f"/etc/{name}" for name in ETC), sys.base_prefix]
     if profile == "kernel":
         kit = Path(__file__).resolve().parents[1]
-        paths += [sys.prefix, sys.exec_prefix, str(kit / "gradlib"), str(kit / "autograder")]
+        venv = str(Path(sys.executable).absolute().parents[1])  # sys.prefix needs site
+        paths += [venv, str(kit / "gradlib"), str(kit / "autograder")]
     return [(p, p) for p in dict.fromkeys(paths)]
 
 
