@@ -73,7 +73,7 @@ class Task:
     allowed: tuple[str, ...] = ()
     large: Callable[[int], dict] | None = None
     exact: Callable[[dict], dict] | None = None
-    time_limit: float = 10.0
+    time_limit: float = 3.0
 
 
 def value_scorer(reference: Callable[[dict], object], what: str, rtol: float = 1e-6):

@@ -377,7 +377,7 @@ def _lines(course, student, grade_id):
     ("torch", "PyTorch autograd"),
     ("shortcut", "gradlib.nn"),
     ("detect", "✗ dW1"),
-    ("complexstep", "numeric differentiation cannot within 10 s"),
+    ("complexstep", "numeric differentiation cannot within 3 s"),
     ("scipy", "only numpy and the standard library exist"),
 ])  # fmt: skip
 def test_feedback_says_why(hostile_class, student, fragment):
