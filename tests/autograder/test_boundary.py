@@ -163,6 +163,7 @@ def _students() -> list[demo.Student]:
         S("xss", "script in its outputs and markdown", FULL, extra=(XSS,)),
         S("[r]eference", "a folder name that is a glob pattern", FULL),
         S("-x *", "a folder name with a dash, a space and a star", FULL),
+        S("zoë 李", "a folder name in unicode", FULL),
     ]  # fmt: skip
 
 
