@@ -26,7 +26,7 @@ from gradlib.errors import (
     warn_if_low_precision,
 )
 from gradlib.numdiff import EVALUATIONS_PER_COORDINATE, _check_method, _gradient, default_eps
-from gradlib.report import BlockResult, GradCheckReport, Thresholds
+from gradlib.report import UNCHECKED, BlockResult, GradCheckReport, Thresholds
 from gradlib.unroll import ParamSpec, grads_to_vector, params_to_vector
 
 # How many times the estimated rounding error of one entry a difference must exceed
@@ -289,6 +289,8 @@ def _block_result(spec, name, dtheta, numeric, noise, kinks, limits, k) -> Block
     rel = relative_difference(analytic[smooth], approx[smooth]) if smooth.any() else 0.0
     above_noise = np.linalg.norm(diff) > np.linalg.norm(noise[part][smooth])
     verdict = limits.verdict(rel) if above_noise else "correct"
+    if not smooth.any():  # nothing was checked: no verdict on the numbers can be "correct"
+        verdict = UNCHECKED
     order = np.argsort(-diff, kind="stable")[:k]
     shape = spec.shapes[spec.names.index(name)]
     return BlockResult(

@@ -38,20 +38,24 @@ RTOL = 1e-6  # relative tolerance of the one-sided slopes (their truncation erro
 
 
 def kink_findings(report: GradCheckReport) -> list[Finding]:
-    """One ``kink`` finding per block whose perturbations crossed a kink (not a bug)."""
+    """One ``kink`` finding per block whose perturbations crossed a kink: not a bug where the
+    rest of the block was checked; where nothing was, the block is unchecked, not cleared."""
     by_block: dict[str, list[str]] = {}
     for label in report.kinks:
         by_block.setdefault(label.split("[")[0], []).append(label)
-    return [
-        Finding(
-            name,
-            "kink",
-            f"{len(labels)} entr{'y' if len(labels) == 1 else 'ies'} ({listing(labels)}) moved "
-            "a ReLU/max input across its kink, where the numeric derivative is meaningless; "
-            f"{'it was' if len(labels) == 1 else 'they were'} left out of the verdict. Not a bug.",
-        )
-        for name, labels in by_block.items()
-    ]
+    findings = []
+    for name, labels in by_block.items():
+        crossed = (f"{len(labels)} entr{'y' if len(labels) == 1 else 'ies'} ({listing(labels)}) "
+                   "moved a ReLU/max input across its kink, where the numeric derivative is "
+                   "meaningless; ")  # fmt: skip
+        if report.block(name).verdict == "unchecked":
+            rest = (f"that is every entry of d{name}, so it was not checked at all: check it "
+                    "again at a point away from the kink (other data or parameters).")  # fmt: skip
+        else:
+            which = "it was" if len(labels) == 1 else "they were"
+            rest = f"{which} left out of the verdict. Not a bug."
+        findings.append(Finding(name, "kink", crossed + rest))
+    return findings
 
 
 def kink_mask(report: GradCheckReport) -> np.ndarray:

@@ -9,9 +9,13 @@ import numpy as np
 
 from gradlib.unroll import ParamSpec
 
-VERDICTS = ("correct", "suspicious", "wrong")
-_MARK = {"correct": "✓", "suspicious": "?", "wrong": "✗"}
-_COLOR = {"correct": "#1a7f37", "suspicious": "#9a6700", "wrong": "#cf222e"}
+VERDICTS = ("correct", "suspicious", "wrong")  # the lecture's scale for a relative difference
+# A block whose every entry crossed a kink was not checked at all: never "correct".
+UNCHECKED = "unchecked"
+_ORDER = ("correct", UNCHECKED, "suspicious", "wrong")  # worst last, for a report's verdict
+_MARK = {"correct": "✓", UNCHECKED: "–", "suspicious": "?", "wrong": "✗"}
+_COLOR = {"correct": "#1a7f37", UNCHECKED: "#57606a", "suspicious": "#9a6700",
+          "wrong": "#cf222e"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,9 @@ class GradCheckReport:
 
     @property
     def verdict(self) -> str:
-        """The worst block verdict: one wrong block makes the whole gradient wrong."""
-        return max((b.verdict for b in self.blocks), key=VERDICTS.index)
+        """The worst block verdict: one wrong block makes the whole gradient wrong, and a
+        block that could not be checked (every entry on a kink) keeps it from "correct"."""
+        return max((b.verdict for b in self.blocks), key=_ORDER.index)
 
     @property
     def passed(self) -> bool:
@@ -105,7 +110,9 @@ class GradCheckReport:
                 f"  {_MARK[b.verdict]} d{b.name:<6} {str(b.shape):<10} "
                 f"{b.relative_difference:.2e}  {b.verdict}"
             )
-            if b.verdict != "correct":
+            if b.verdict == UNCHECKED:
+                line += " (every entry crossed a kink: check it with another point or step)"
+            elif b.verdict != "correct":
                 label, a, n = b.worst[0]
                 line += f"; worst d{label}: analytic {a:.6g} vs numeric {n:.6g}"
             lines.append(line)
@@ -125,7 +132,7 @@ class GradCheckReport:
                     f"<div><code>d{e(lab)}</code>: {a:.6g} vs {n:.6g}</div>"
                     for lab, a, n in b.worst
                 )
-                if b.verdict != "correct"
+                if b.verdict in ("suspicious", "wrong")
                 else ""
             )
             findings = "".join(

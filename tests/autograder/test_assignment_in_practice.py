@@ -184,8 +184,10 @@ def test_the_kinked_blocks_are_those_of_the_notebooks_report():
     _, caches = nn.forward(X, params)
     params["b2"][1, 0] = 1e-7 - params["W2"][1] @ caches[1]["linear"][0][:, 3]
     report = check_network(params, X, Y, nn.network_gradients(params, X, Y))
-    assert report.passed
     assert {label.split("[")[0] for label in report.kinks} == in_practice.KINKED_BLOCKS
+    # db1 is all kinks: not checked, so never "correct" (a planted db1 *= 3 is not cleared)
+    assert report.block("b1").verdict == "unchecked" and not report.passed
+    assert {b.verdict for b in report.blocks if b.name != "b1"} == {"correct"}
 
 
 def test_kinked_blocks_scoring():

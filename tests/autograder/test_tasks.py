@@ -111,3 +111,16 @@ def test_every_graded_cell_of_the_source_has_a_task():
               if c.metadata.get("nbgrader", {}).get("grade")}  # fmt: skip
     assert graded == set(tasks_for("04-backprop"))
     assert find_task("L_model_backward")[0] == "04-backprop"
+
+
+@pytest.mark.parametrize("factor, points", [(1.0, 6.0), (3.0, 5.0)])
+def test_a_block_no_finite_difference_can_check_is_graded_against_exact_backprop(factor, points):
+    params = nn.init_params([3, 5, 2, 1], seed=2)
+    X = np.random.default_rng(2).normal(size=(3, 4))
+    X[:, 1] = 0.0  # every entry of b1 crosses a kink
+    inputs = {"params": params, "X": X, "Y": np.ones((1, 4)), "lambd": 0.0}
+    grads = nn.network_gradients(params, X, inputs["Y"])
+    grads["db1"] = grads["db1"] * factor
+    score = backprop.TASKS["test_backward"].score(grads, inputs, 6.0)
+    assert score.points == pytest.approx(points)
+    assert any("db1: every entry crosses a ReLU kink" in line for line in score.lines)

@@ -195,9 +195,23 @@ def test_correct_relu_networks_are_never_called_wrong(hidden):
             dropout_seed=seed,
         )
         report = check_network(params, X, Y, network_gradients(params, X, Y, **options), **options)
-        assert report.verdict == "correct", (seed, report.summary())
+        # Never wrong; "unchecked" only for a block whose every entry crossed a kink.
+        kinked = {label.split("[")[0] for label in report.kinks}
+        for block in report.blocks:
+            expected = (
+                "unchecked"
+                if block.name in kinked
+                and all(label in report.kinks for label in _labels(report, block.name))
+                else "correct"
+            )
+            assert block.verdict == expected, (seed, report.summary())
         with_kinks += bool(report.kinks)
     assert with_kinks >= 20  # the seeds do exercise the kink mask
+
+
+def _labels(report, name):
+    part = report.spec.block(name)
+    return [report.spec.label(i) for i in range(part.start, part.stop)]
 
 
 def test_check_network_names_a_planted_bug():
@@ -297,3 +311,23 @@ def test_bad_inputs_name_what_is_wrong():
         GradCheckError, match="unknown hidden activation 'ReLU'; choose one of relu"
     ):
         numerical_network_gradient(params, X, Y, hidden="ReLU")
+
+
+def _all_kinks_in_b1():
+    """A net where every entry of b1 crosses a kink (Z1[:, 1] is exactly 0)."""
+    params = init_params([3, 5, 2, 1], seed=2)
+    X = np.random.default_rng(2).normal(size=(3, 4))
+    X[:, 1] = 0.0
+    return params, X, np.ones((1, 4))
+
+
+@pytest.mark.parametrize("factor", [1.0, 3.0])
+def test_a_block_whose_every_entry_is_a_kink_is_unchecked_never_correct(factor):
+    params, X, Y = _all_kinks_in_b1()
+    grads = network_gradients(params, X, Y)
+    grads["db1"] = grads["db1"] * factor  # 05's kink example with db1 *= 3 planted
+    report = check_network(params, X, Y, grads)
+    assert report.block("b1").verdict == "unchecked"
+    assert report.verdict == "unchecked" and not report.passed
+    assert "every entry crossed a kink" in report.summary()
+    assert "unchecked" in report._repr_html_()
