@@ -24,6 +24,33 @@ def _large(seed: int, lambd: bool = True) -> dict:
     return {"X": draw.X, "Y": draw.Y, "params": draw.params, "lambd": draw.lambd}
 
 
+def _with_factors(inputs: dict, seed: int) -> dict:
+    """The factors the colleague's bugs have while backward_fixed is graded (not 2 and 4)."""
+    rng = np.random.default_rng([seed, 2])
+    inputs["f2"], inputs["f1"] = (float(rng.choice([3.0, 5.0, 6.0, 7.0])) for _ in range(2))
+    return inputs
+
+
+# While backward_fixed is graded, the colleague's backward_with_bugs (under every name the
+# notebook gave it) has other factors than the visible 2 and 4: a "fix" that calls it and
+# divides dW2 by 2 and db1 by 4 is then wrong, while rewritten lines are unaffected.
+_FIXED_CALL = """_g = backward_fixed.__globals__
+_orig = _g.get("backward_with_bugs")
+def _planted(X, Y, parameters):
+    _grads = dict(_orig(X, Y, parameters))
+    _grads["dW2"] = _grads["dW2"] / 2 * _in["f2"]
+    _grads["db1"] = _grads["db1"] / 4 * _in["f1"]
+    return _grads
+_bound = [k for k, v in list(_g.items()) if _orig is not None and v is _orig]
+for _k in _bound:
+    _g[_k] = _planted
+try:
+    _out = backward_fixed(_in["X"], _in["Y"], _in["params"])
+finally:
+    for _k in _bound:
+        _g[_k] = _orig"""
+
+
 def _cost_inputs(seed: int) -> dict:
     inputs = _network(seed)
     rng = np.random.default_rng(seed + 1)
@@ -90,10 +117,10 @@ _out = L_model_backward(_AL, _in["Y"], _caches, _in["lambd"])""",
     "test_backward_fixed": Task(
         grade_id="test_backward_fixed",
         function="backward_fixed",
-        call="""_out = backward_fixed(_in["X"], _in["Y"], _in["params"])""",
-        draw=lambda seed: _network(seed, lambd=False),
+        call=_FIXED_CALL,
+        draw=lambda seed: _with_factors(_network(seed, lambd=False), seed),
         score=gradient_scorer(reference=_reference_grads),
-        large=lambda seed: _large(seed, lambd=False),
+        large=lambda seed: _with_factors(_large(seed, lambd=False), seed),
         exact=_reference_grads,
     ),
     "test_buggy_blocks": Task(

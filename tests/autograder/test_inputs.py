@@ -10,6 +10,7 @@ import pytest
 
 from autograder import demo
 from autograder.assignments.backprop import TASKS
+from autograder.harness import call_here
 from autograder.inputs import LARGE_DIMS, LARGE_M, draw_large_network, draw_network, student_seed
 
 STUDENTS = 200
@@ -43,12 +44,10 @@ def _points(task_id: str, source: str, seed: int) -> float:
     namespace = {"np": np}
     exec(source, namespace)
     inputs = task.draw(seed)
-    try:
-        exec(task.call, {**namespace, "_in": inputs}, local := {})
-        value = local["_out"]
-    except Exception:  # the bug made the student's code raise: no points either
+    answer = call_here(task.call, (task.function, *task.needs), namespace, inputs)
+    if not answer.ok:  # the bug made the student's code raise: no points either
         return 0.0
-    return task.score(value, inputs, 6.0).points
+    return task.score(answer.value, inputs, 6.0).points
 
 
 def _seeds():
@@ -75,16 +74,20 @@ def test_every_classic_bug_loses_points_on_every_students_inputs(bug):
     assert kept == [], f"{bug}: full marks on {len(kept)} of {STUDENTS} students"
 
 
-def test_the_unfixed_colleague_function_loses_points_on_every_students_inputs():
+def _provided() -> str:
+    """The notebook's locked cell with the colleague's forward_3layer and backward_with_bugs."""
     import nbformat
 
     from autograder.course import RELEASE
 
     nb = nbformat.read(RELEASE / "04-backprop" / "04-backprop.ipynb", as_version=4)
     grade_id = "provided_3layer"
-    provided = next(c.source for c in nb.cells
-                    if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)  # fmt: skip
-    unfixed = provided + "\nbackward_fixed = backward_with_bugs\n"
+    return next(c.source for c in nb.cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id) + "\n"  # fmt: skip
+
+
+def test_the_unfixed_colleague_function_loses_points_on_every_students_inputs():
+    unfixed = _provided() + "backward_fixed = backward_with_bugs\n"
     seeds = [student_seed("course-secret", "04-backprop", "test_backward_fixed", f"s{k}")
              for k in range(STUDENTS)]  # fmt: skip
     assert all(_points("test_backward_fixed", unfixed, s) < 6.0 for s in seeds)
@@ -93,3 +96,40 @@ def test_the_unfixed_colleague_function_loses_points_on_every_students_inputs():
 def test_the_large_instance_is_odd_and_has_live_units():
     draw = draw_large_network(3)
     assert draw.X.shape == (LARGE_DIMS[0], LARGE_M)
+
+
+RESCALED = """
+def backward_fixed(X, Y, parameters):
+    grads = backward_with_bugs(X, Y, parameters)
+    grads["dW2"] = grads["dW2"] / 2
+    grads["db1"] = grads["db1"] / 4
+    return grads
+"""
+ALIASED = "bwb = backward_with_bugs\n" + RESCALED.replace("backward_with_bugs(X", "bwb(X")
+RECOMPUTED = """
+def backward_fixed(X, Y, parameters):
+    grads = backward_with_bugs(X, Y, parameters)  # keep the right blocks, redo the wrong ones
+    m = X.shape[1]
+    _, (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3) = forward_3layer(X, parameters)
+    dZ2 = (W3.T @ (A3 - Y)) * (A2 > 0)
+    dZ1 = (W2.T @ dZ2) * (A1 > 0)
+    grads["dW2"] = dZ2 @ A1.T / m
+    grads["db1"] = np.sum(dZ1, axis=1, keepdims=True) / m
+    return grads
+"""
+
+
+@pytest.mark.parametrize("trick", [RESCALED, ALIASED])
+def test_dividing_the_colleagues_output_by_its_factors_is_not_a_fix(trick):
+    source = _provided() + trick
+    seeds = [student_seed("course-secret", "04-backprop", "test_backward_fixed", f"s{k}")
+             for k in range(20)]  # fmt: skip
+    assert all(_points("test_backward_fixed", source, s) < 6.0 for s in seeds)
+
+
+def test_redoing_the_wrong_lines_on_top_of_the_colleagues_call_is_a_fix():
+    seeds = [student_seed("course-secret", "04-backprop", "test_backward_fixed", f"s{k}")
+             for k in range(20)]  # fmt: skip
+    assert all(_points("test_backward_fixed", _provided() + RECOMPUTED, s) == 6.0 for s in seeds)
+    solution = _provided() + ANSWERS["backward_fixed"]
+    assert all(_points("test_backward_fixed", solution, s) == 6.0 for s in seeds)
