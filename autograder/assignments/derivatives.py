@@ -47,8 +47,18 @@ def _poly_sin_higher(c, t):
 
 
 def _functions(inputs: dict):
+    """f and f' of the inputs: the secret P, or (with ``scale``) t -> P(x0 + (t - x) / scale)."""
     c = np.asarray(inputs["coef"], dtype=float)
-    return (lambda t: _poly_sin(c, t, np)), (lambda t: _poly_sin_prime(c, t, np))
+    s, arg = _stretch(inputs)
+    return (lambda t: _poly_sin(c, arg(t), np)), (lambda t: _poly_sin_prime(c, arg(t), np) / s)
+
+
+def _stretch(inputs: dict):
+    """(scale, t -> argument of P): the identity unless the draw stretched the function."""
+    if "scale" not in inputs:
+        return 1.0, lambda t: t
+    s, x0, x = float(inputs["scale"]), float(inputs["x0"]), float(inputs["x"])
+    return s, lambda t: x0 + (t - x) / s
 
 
 # In-kernel source: the same two functions, then _f and _df built from the secret coef.
@@ -56,8 +66,12 @@ _KERNEL_FUNCTIONS = (
     inspect.getsource(_poly_sin)
     + inspect.getsource(_poly_sin_prime)
     + """import numpy as _np
-_f = lambda _t: _poly_sin(_in["coef"], _t, _np)
-_df = lambda _t: _poly_sin_prime(_in["coef"], _t, _np)
+def _arg(_t):
+    if "scale" not in _in:
+        return _t
+    return float(_in["x0"]) + (_t - float(_in["x"])) / float(_in["scale"])
+_f = lambda _t: _poly_sin(_in["coef"], _arg(_t), _np)
+_df = lambda _t: _poly_sin_prime(_in["coef"], _arg(_t), _np) / float(_in.get("scale", 1.0))
 """
 )
 
@@ -320,16 +334,49 @@ GRID = np.logspace(-15, -1, 701)  # 50 steps per decade
 SMOOTH = 25  # ± this many grid steps (half a decade) in the running mean of log errors
 
 
+CASES = 3  # stretched functions per student: one constant step cannot fit them all
+STRETCH = (1.3, 3.0)  # decades the bottom of the V moves from the rules of thumb, either way
+
+
 def _draw_best(seed: int) -> dict:
-    """Secret f (coef) and x with |x| in [0.3, 1] and |f|, |f''|, |f'''| ≥ 0.3 there."""
+    """CASES secret functions ("0", "1", ...), each stretched by its own 10^±(1.3..3)."""
     rng = np.random.default_rng(seed)
+    return {str(k): _draw_case(rng) for k in range(CASES)}
+
+
+def _draw_case(rng: np.random.Generator) -> dict:
+    """Secret f (coef) and x0 with |x0| in [0.3, 1] and |f|, |f''|, |f'''| ≥ 0.3 there."""
     while True:
         c = _coefficients(rng)
         x = float(rng.uniform(0.3, 1.0) * rng.choice([-1.0, 1.0]))
         f, df = _functions({"coef": c})
         f2, f3 = _poly_sin_higher(c, x)
         if min(abs(f(x)), abs(df(x)), abs(f2), abs(f3)) >= 0.3:
-            return {"coef": c, "x": x}
+            # Stretched around a point of size ~1: the bottom of the V moves that many
+            # decades from √u and ∛u (and from √u·|x|), so only a sweep finds it.
+            scale = float(10 ** (rng.choice([-1.0, 1.0]) * rng.uniform(*STRETCH)))
+            at = float(rng.uniform(0.3, 1.0) * rng.choice([-1.0, 1.0]))
+            case = {"coef": c, "x": at, "x0": x, "scale": scale}
+            if not _a_rule_fits(case):
+                return case
+
+
+def _a_rule_fits(case: dict) -> bool:
+    """Would a rule of thumb (√u, ∛u, 1e-8, 1e-5, or those times |x|) pass on this case?"""
+    f, df = _functions(case)
+    for method, rules in (("forward", (RULE["forward"][1], 1e-8)),
+                          ("central", (RULE["central"][1], 1e-5))):  # fmt: skip
+        _, _, best, bottom = v_curve(case, method)
+        steps = [r * k for r in rules for k in (1.0, max(1.0, abs(case["x"])))]
+        errors = _relative_errors(f, df, case["x"], np.array(steps), method)
+        if any(fits(eps, error, best, bottom) for eps, error in zip(steps, errors, strict=True)):
+            return True
+    return False
+
+
+def fits(eps: float, error: float, best: float, bottom: float) -> bool:
+    """Is a step right: within BAND_DECADES of the V's bottom, or as good as the bottom?"""
+    return abs(math.log10(eps / best)) <= BAND_DECADES or error <= BOTTOM_FACTOR * bottom
 
 
 def _relative_errors(f, df, x: float, steps: np.ndarray, method: str) -> np.ndarray:
@@ -365,11 +412,26 @@ def v_curve(inputs: dict, method: str) -> tuple[np.ndarray, np.ndarray, float, f
 
 
 def _score_best(value, inputs: dict, max_points: float) -> Score:
+    """Each method's half of the points when its step is right for every one of the cases."""
+    cases = [inputs[k] for k in sorted(inputs)]
+    if not isinstance(value, list | tuple) or len(value) != len(cases):
+        return Score(0.0, max_points, ["✗ best_eps could not be called for every function."])
+    scores = [_score_case(v, c, max_points) for v, c in zip(value, cases, strict=True)]
+    points = sum(max_points / 2 for label in METHOD if all(sc.blocks.get(label) for sc in scores))
+    lines = [f"f{k + 1}: {line}" for k, sc in enumerate(scores) for line in sc.lines]
+    if 0 < sum(sc.points for sc in scores) and points < max_points:
+        lines.append(f"✗ a method earns its point only when its step is right for all "
+                     f"{len(cases)} functions: each has its own best step.")  # fmt: skip
+    return Score(points, max_points, lines)
+
+
+def _score_case(value, inputs: dict, max_points: float) -> Score:
+    """One function: each method's step judged; ``blocks`` says which methods were right."""
     if not isinstance(value, list | tuple) or len(value) != 2:
         return Score(0.0, max_points, ["✗ best_eps could not be called for both methods."])
     f, df = _functions(inputs)
     x = inputs["x"]
-    points, lines = 0.0, []
+    points, lines, right = 0.0, [], {}
     for label, got in zip(METHOD, value, strict=True):
         number, problem = _scalar(got, f'best_eps(f, df, x, "{label}")')
         if problem:
@@ -377,6 +439,7 @@ def _score_best(value, inputs: dict, max_points: float) -> Score:
             continue
         good, line = _judge_step(number, f, df, x, METHOD[label], inputs)
         points += max_points / 2 if good else 0.0
+        right[label] = good
         lines.append(line)
     answers = [_scalar(v, "")[0] for v in value]
     if points < max_points and answers[0] is not None and answers[0] == answers[1]:
@@ -384,7 +447,7 @@ def _score_best(value, inputs: dict, max_points: float) -> Score:
             "✗ you returned the same ε for both methods: their best steps differ by about "
             "two decades (√u ≈ 1.5e-8 vs ∛u ≈ 6e-6 times a scale of f)."
         )
-    return Score(points, max_points, lines)
+    return Score(points, max_points, lines, right)
 
 
 def _judge_step(eps: float, f, df, x: float, method: str, inputs: dict) -> tuple[bool, str]:
@@ -408,7 +471,7 @@ def _judge_step(eps: float, f, df, x: float, method: str, inputs: dict) -> tuple
         )
     error = float(_relative_errors(f, df, x, np.array([eps]), method)[0])
     decades = math.log10(eps / best)
-    if abs(decades) <= BAND_DECADES or error <= BOTTOM_FACTOR * bottom:
+    if fits(eps, error, best, bottom):
         return True, f"✓ {head} gives a relative error of {error:.1g}. {where}"
     if decades < 0:
         pair = "f(x+ε) and f(x)" if method == "forward" else "f(x+ε) and f(x−ε)"
@@ -454,8 +517,10 @@ TASKS = {
         grade_id="test_best_eps",
         function="best_eps",
         call=_KERNEL_FUNCTIONS
-        + """_out = [best_eps(_f, _df, float(_in["x"]), "one-sided"),
-        best_eps(_f, _df, float(_in["x"]), "two-sided")]""",
+        + """_out = []
+for _in in [_in[_k] for _k in sorted(_in)]:  # _f and _df read the current _in
+    _out.append([best_eps(_f, _df, float(_in["x"]), "one-sided"),
+                 best_eps(_f, _df, float(_in["x"]), "two-sided")])""",
         draw=_draw_best,
         score=_score_best,
         needs=("one_sided_difference", "two_sided_difference"),
