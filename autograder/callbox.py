@@ -39,6 +39,7 @@ class CallBox:
         self.skipped: dict[int, str] = {}  # cell index -> why it was left out
         self.restarts = -1  # starts after the first
         self.stopped = ""  # why no more calls can be answered
+        self._end: float | None = None  # when the notebook's cells must be done, all starts
         self.proc: subprocess.Popen | None = None
         self._buffer = b""
         self._scratch = tempfile.TemporaryDirectory(prefix="gradkit-calls-")
@@ -87,7 +88,9 @@ class CallBox:
                 break
             self.restarts += 1
             self._start()
-            current, end = None, time.monotonic() + self.budget  # all cells, like a notebook
+            if self._end is None:  # one budget for all starts, like a notebook's
+                self._end = time.monotonic() + self.budget
+            current, end = None, self._end
             deadline = min(end, time.monotonic() + self.cell_timeout)
             while True:
                 message = self._read(deadline)

@@ -37,9 +37,12 @@ def feedback(assignment: str, course_dir, db_url: str | None = None) -> list[Pat
     if not graded:
         return []
     config = nbgrader_config(course_dir, db_url=db_url, settings=course_settings(course_dir))
-    run_converter(GenerateFeedback, config, assignment)
-    pages = sorted((course_dir / "feedback").glob(f"*/{assignment}/*.html"))
-    return [page for page in pages if add_csp(page)]
+    try:
+        run_converter(GenerateFeedback, config, assignment)
+    finally:  # one notebook nbconvert cannot render must not leave the others unprotected
+        pages = sorted((course_dir / "feedback").glob(f"*/{assignment}/*.html"))
+        protected = [page for page in pages if add_csp(page)]
+    return protected
 
 
 def add_csp(path: Path) -> bool:

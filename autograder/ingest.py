@@ -69,6 +69,8 @@ def _read(dir_fd: int, name: str, room: int) -> tuple[bytes, str]:
     kind = _kind(info.st_mode)
     if kind:
         return b"", f"{kind}; only regular files are accepted"
+    if info.st_nlink > 1:  # the same file as another name, maybe another student's
+        return b"", "a hard link; only regular files of the submission's own are accepted"
     if info.st_size > min(FILE_CAP, room):
         cap = FILE_CAP if info.st_size > FILE_CAP else room
         return b"", f"{info.st_size:,} bytes, over the {cap:,}-byte cap"

@@ -28,6 +28,7 @@ IMAGE_DATA = ("data:image/png;base64,", "data:image/jpeg;base64,")
 STYLE = re.compile(r"text-align:\s*(left|right|center);?")
 # A start tag as mistune/pygments write it: lower-case names, double-quoted values.
 CANONICAL = re.compile(r'<[a-z0-9]+(\s+[a-z-]+(="[^"<>`]*")?)*\s*/?>')
+MAX_CHARS = 20_000  # a student markdown cell longer than this is shown cut, as source
 NOTE = "*[student markdown shown as source: it held HTML or an unsafe link]*"
 
 
@@ -103,7 +104,12 @@ def as_source(source: str) -> str:
 
 
 def neutralize(source: str, attachments: dict | None = None) -> str:
-    """``source`` when it renders inert, else its verbatim form."""
+    """``source`` when it renders inert, else its verbatim form (cut to MAX_CHARS: rendering
+    costs ~7 µs a character, and a student's megabytes must not stall the grader)."""
+    if len(source) > MAX_CHARS:
+        cut = len(source) - MAX_CHARS
+        shown = as_source(source[:MAX_CHARS] + f"\n… [{cut} more characters not shown]")
+        return shown if is_inert(shown) else NOTE
     if is_inert(source, attachments):
         return source
     shown = as_source(source)

@@ -24,6 +24,7 @@ from traitlets import Int
 from autograder import safe_markdown
 
 IMAGES = ("image/png", "image/jpeg")
+ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07]*\x07|[@-Z\\-_])")
 OUTPUT_TYPES = {"stream", "display_data", "execute_result", "error"}
 BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
 GENERIC_REPR = re.compile(r"<[\w.]+ object( at 0x[0-9a-fA-F]+)?>")  # e.g. IPython's HTML
@@ -70,6 +71,11 @@ class SanitizeOutputs(NbGraderPreprocessor):
         """The output with rich data replaced by text and its metadata cleared."""
         if "execution_count" in out:
             out.execution_count = _count(out.execution_count)
+        if out.output_type == "stream":
+            out.text = _plain(out.get("text", ""))
+        if out.output_type == "error":
+            out.evalue = _plain(out.get("evalue", ""))
+            out.traceback = [_plain(line) for line in out.get("traceback", [])]
         if out.output_type not in ("display_data", "execute_result"):
             return out  # streams and errors are rendered as escaped text
         data = out.get("data", {})
@@ -92,6 +98,13 @@ class SanitizeOutputs(NbGraderPreprocessor):
         if len(text) > self.max_text_chars:
             text = text[: self.max_text_chars] + "\n… [truncated]"
         return f"[student {mime[:80]} output removed: shown as text]\n{text}"
+
+
+def _plain(text) -> str:
+    """Text without terminal escape sequences: nbconvert's ansi2html fails on some
+    ("\\x1b[38m"), and one such page stopped the feedback of the whole class."""
+    text = "".join(text) if isinstance(text, list) else str(text)
+    return ANSI.sub("", text).replace("\x1b", "")
 
 
 def _instructors(cell) -> bool:

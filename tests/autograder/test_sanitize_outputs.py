@@ -349,3 +349,26 @@ def test_csp_on_a_page_without_head(tmp_path):
     page = tmp_path / "bare.html"
     page.write_bytes(b"<p>hi</p>")
     assert add_csp(page) and Path(page).read_bytes() == CSP.encode() + b"<p>hi</p>"
+
+
+def test_terminal_escapes_are_stripped_so_every_page_renders():
+    from nbconvert import HTMLExporter
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    from autograder import safe_markdown
+    from autograder.preprocessors import SanitizeOutputs
+
+    cell = new_code_cell("print('x')")
+    cell.outputs = [
+        new_output("stream", name="stdout", text="\x1b[38mX\x1b]0;t\x07 done\n"),
+        new_output("error", ename="E", evalue="\x1b[38m!", traceback=["\x1b[38mtb"]),
+    ]
+    nb, _ = SanitizeOutputs().preprocess(new_notebook(cells=[cell]), {})
+    assert "\x1b" not in str(nb.cells[0].outputs)
+    assert "X done" in nb.cells[0].outputs[0].text
+    HTMLExporter().from_notebook_node(nb)  # raised IndexError in ansi2html before
+    big = "| a | b |\n|---|---|\n" + "| 1 | 2 |\n" * 400_000
+    start = __import__("time").monotonic()
+    shown = safe_markdown.neutralize(big)
+    assert __import__("time").monotonic() - start < 5.0
+    assert "more characters not shown" in shown and len(shown) < 30_000
