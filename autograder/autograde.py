@@ -21,7 +21,9 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,9 +46,12 @@ from autograder.course import (
 )
 from autograder.ingest import Intake, ingest, write
 from autograder.inputs import course_secret
+from autograder.sandbox import confine_worker, remove_stale_cgroups, require_isolation
 from autograder.sandbox import describe as sandbox_status
-from autograder.sandbox import require_isolation
 from autograder.worker import Executed, Job, execute_submission
+
+# Pools a submission may be in when a worker dies: the culprit fails, the others are graded.
+WORKER_TRIES = 3
 
 
 @dataclass
@@ -202,26 +207,35 @@ def _autograde(assignment, course_dir, found, workers, force, timeout, secret, d
         worker_settings.setdefault("GradkitExecute", {})["sandbox"] = sandbox
         jobs = [Job(assignment, s, intakes[s].files, str(template), secret, worker_settings)
                 for s in todo]  # fmt: skip
-        own = executor is None
-        pool = executor or ProcessPoolExecutor(
-            max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn")
-        )
-        try:
-            futures = {pool.submit(execute_submission, job): job.student for job in jobs}
-            for n, future in enumerate(as_completed(futures), 1):
-                student = futures[future]
-                result = _result(future, student)
-                ok = result.ok and _record(config, work, assignment, result, summary)
-                if not result.ok:
-                    summary.failed[student] = result.error
-                    error_page(course_dir, assignment, student, result.error)
-                if progress:
-                    progress(n, len(jobs), student, ok)
-        finally:
-            if own:
-                pool.shutdown(cancel_futures=True)
+        pending, tries, done_count = {job.student: job for job in jobs}, Counter(), 0
+        while pending:  # a worker that died breaks its pool: the rest go to a fresh one
+            own = executor is None
+            pool = executor or ProcessPoolExecutor(
+                max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn"),
+                initializer=confine_worker,
+            )  # fmt: skip
+            try:
+                futures = {pool.submit(execute_submission, job): s for s, job in pending.items()}
+                for future in as_completed(futures):
+                    student = futures[future]
+                    if _broken(future) and tries[student] < WORKER_TRIES - 1:
+                        tries[student] += 1
+                        continue  # graded again in the next pool
+                    result = _result(future, student)
+                    del pending[student]
+                    done_count += 1
+                    ok = result.ok and _record(config, work, assignment, result, summary)
+                    if not result.ok:
+                        summary.failed[student] = result.error
+                        error_page(course_dir, assignment, student, result.error)
+                    if progress:
+                        progress(done_count, len(jobs), student, ok)
+            finally:
+                if own:
+                    pool.shutdown(cancel_futures=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        remove_stale_cgroups()  # the workers' own, now that they have exited
     summary.seconds = time.perf_counter() - start
     return summary
 
@@ -268,10 +282,20 @@ def _template_gradebook(work: Path, assignment: str, url: str) -> Path:
     return path
 
 
+def _broken(future) -> bool:
+    """Did the worker process die (its pool is then broken for every job in it)?"""
+    return isinstance(future.exception(), BrokenProcessPool)
+
+
 def _result(future, student: str) -> Executed:
     try:
         return future.result()
-    except Exception as exc:  # the worker process itself died
+    except BrokenProcessPool:
+        return Executed(student, False, error=(
+            f"the grader's worker process died {WORKER_TRIES} times while this submission was "
+            "being graded (its memory cap, or a crash): look at the notebook's outputs"
+        ))  # fmt: skip
+    except Exception as exc:
         return Executed(student, False, error=f"worker failed: {type(exc).__name__}: {exc}")
 
 

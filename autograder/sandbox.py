@@ -311,9 +311,26 @@ def _processes_of(uid: int) -> int:
     return count
 
 
+WORKER_MEMORY_MB = 4096  # a worker process (outside the sandbox) handles what kernels send
+WORKER_CPUS = 1.0  # a worker and every sandbox it starts share this many cores
+
+
+def confine_worker() -> None:
+    """Put this worker process (and all it will start) in cgroups of its own: memory, so a
+    kernel's messages cannot make it exhaust the host, and CPU, so one submission's busy
+    children cannot starve another worker's timed calls. Best effort: root and cgroups."""
+    name = f"gradkit-worker-{os.getpid()}"
+    period = 100_000
+    quota = str(int(WORKER_CPUS * period))
+    _join("cpu", name, {"cpu.cfs_period_us": str(period), "cpu.cfs_quota_us": quota,
+                        "cpu.max": f"{quota} {period}"})  # fmt: skip
+    _join("memory", name, {"memory.limit_in_bytes": str(WORKER_MEMORY_MB * MB),
+                           "memory.max": str(WORKER_MEMORY_MB * MB)})  # fmt: skip
+
+
 def remove_stale_cgroups() -> None:
-    """Remove empty cgroups left by sandboxes that have exited."""
-    for controller in ("pids", "memory"):
+    """Remove empty cgroups left by sandboxes and workers that have exited."""
+    for controller in ("pids", "memory", "cpu"):
         root = _controller(controller)
         for group in root.glob("gradkit-*") if root else []:
             try:

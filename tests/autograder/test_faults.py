@@ -107,3 +107,37 @@ def test_broken_submissions_get_a_clear_error_and_the_rest_is_graded(tmp_path):
     scores = collect(f"sqlite:///{tmp_path / 'gradebook.db'}").scores
     assert scores[("student0", "04-backprop")] == demo.FULL
     assert scores[("nocells", "04-backprop")] == dict.fromkeys(demo.FULL, 0.0)
+
+
+class _BreakingExecutor:
+    """Runs jobs in this process, but the pool "breaks" in round 1 for everyone and
+    whenever the culprit runs, as when a worker process dies (e.g. at its memory cap)."""
+
+    def __init__(self, culprit: str):
+        self.culprit, self.rounds = culprit, {}
+
+    def submit(self, fn, job):
+        from concurrent.futures import Future
+        from concurrent.futures.process import BrokenProcessPool
+
+        future = Future()
+        self.rounds[job.student] = self.rounds.get(job.student, 0) + 1
+        if job.student == self.culprit or self.rounds[job.student] == 1:
+            future.set_exception(BrokenProcessPool("a worker died"))
+        else:
+            future.set_result(fn(job))
+        return future
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_fails_its_own_submission_and_no_other(tmp_path):
+    for student in ("ada", "culprit"):
+        folder = tmp_path / "submitted" / student / "04-backprop"
+        folder.mkdir(parents=True)
+        nbformat.write(demo.submission(demo.STUDENTS[0]), folder / "04-backprop.ipynb")
+    pool = _BreakingExecutor("culprit")
+    summary = autograde("04-backprop", tmp_path, secret=SECRET, executor=pool)
+    assert summary.graded == ["ada"] and "died 3 times" in summary.failed["culprit"]
+    assert pool.rounds == {"ada": 2, "culprit": 3}
+    scores = collect(f"sqlite:///{tmp_path / 'gradebook.db'}").scores
+    assert scores[("ada", "04-backprop")] == demo.FULL
