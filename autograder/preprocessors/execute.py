@@ -17,12 +17,13 @@ import shutil
 import tempfile
 import time
 
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer, List, Unicode, default
+from traitlets import Bool, DottedObjectName, Integer, List, Type, Unicode, default
 
 from autograder.assignments import tasks_for
 from autograder.callbox import CallBox
@@ -31,10 +32,50 @@ from autograder.inputs import SECRET_ENV, course_secret
 from autograder.sandbox import NOBODY, Limits, command, remove_stale_cgroups, require_isolation
 
 
+class NoHeartbeat:
+    """A heartbeat channel that does nothing. jupyter_client's pings from a thread whose
+    REQ socket can block forever once the kernel is gone, and stopping the client joins that
+    thread without a timeout (seen here: a timed-out cell hung a worker). Whether the kernel
+    lives is asked of its process instead (KernelClient.is_alive with a manager)."""
+
+    time_to_dead = 1.0
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def pause(self) -> None:
+        pass
+
+    def unpause(self) -> None:
+        pass
+
+    def is_alive(self) -> bool:
+        return False  # no thread to stop
+
+    def is_beating(self) -> bool:
+        return True
+
+
+class SandboxKernelClient(AsyncKernelClient):
+    """The kernel client without a heartbeat thread (see NoHeartbeat)."""
+
+    hb_channel_class = Type(NoHeartbeat)
+
+
 class SandboxKernelManager(AsyncKernelManager):
     """A kernel manager whose kernel command goes through the sandbox launcher."""
 
     wrap = None  # set by GradkitExecute: list[str] -> list[str]
+    client_class = DottedObjectName("autograder.preprocessors.execute.SandboxKernelClient")
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
@@ -168,10 +209,6 @@ class GradkitExecute(Execute):
         self._stopped = why + "; nothing after it could run"
         cell.outputs.append(new_output("error", ename="Stopped", evalue=self._stopped,
                                        traceback=[f"Stopped: {self._stopped}"]))  # fmt: skip
-        # Channels first: a heartbeat thread left pinging a dead kernel can block forever
-        # in its socket's send, and nbclient's cleanup would then wait for it.
-        if self.kc is not None:
-            self.kc.stop_channels()
         process = getattr(getattr(self.km, "provisioner", None), "process", None)
         if process is not None:
             process.kill()  # the launcher became bwrap: the sandbox dies with it
