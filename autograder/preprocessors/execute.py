@@ -23,7 +23,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, DottedObjectName, Integer, List, Type, Unicode, default
+from traitlets import Bool, Integer, List, Type, Unicode, default
 
 from autograder.assignments import tasks_for
 from autograder.callbox import CallBox
@@ -75,7 +75,7 @@ class SandboxKernelManager(AsyncKernelManager):
     """A kernel manager whose kernel command goes through the sandbox launcher."""
 
     wrap = None  # set by GradkitExecute: list[str] -> list[str]
-    client_class = DottedObjectName("autograder.preprocessors.execute.SandboxKernelClient")
+    client_factory = Type(SandboxKernelClient, klass=AsyncKernelClient)
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
