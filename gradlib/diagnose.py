@@ -45,18 +45,13 @@ import numpy as np
 from gradlib.kinks import kink_findings, kink_mask, listing
 from gradlib.report import Finding, GradCheckReport
 from gradlib.unroll import sort_key
+from gradlib.verdicts import relative_difference as _rel
 
 FIT = 10.0  # a hypothesis must fit within FIT × the "correct" threshold ...
 EXPLAINS = 0.1  # ... and leave at most this fraction of the block's difference
 MIN_FREE = 3  # judged entries needed to fit a free constant
 
 _Kind = tuple[str, str]  # (kind, detail) of a Finding
-
-
-def _rel(a, b) -> float:
-    from gradlib.gradcheck import relative_difference  # gradcheck imports this module
-
-    return relative_difference(a, b)
 
 
 @dataclass

@@ -31,10 +31,10 @@ import numpy as np
 
 from gradlib.diagnose import diagnose
 from gradlib.errors import GradCheckError, require_count, scalar_value
-from gradlib.gradcheck import NOISE_FACTOR, relative_difference, thresholds
-from gradlib.numdiff import _steps, default_eps
+from gradlib.numdiff import default_eps, step_sizes
 from gradlib.report import BlockResult, GradCheckReport
 from gradlib.unroll import ParamSpec
+from gradlib.verdicts import NOISE_FACTOR, relative_difference, thresholds
 
 _CHANGED = (
     "J changed its input in place (theta differs from what was passed after the call); "
@@ -84,7 +84,7 @@ def fast_check(
             f"seed must be None, a non-negative integer or a numpy Generator, got {seed!r}."
         ) from exc
     theta = buffer.copy()  # the one copy: what every perturbation is restored from
-    steps = _steps(theta, eps, "central")  # ε·max(1, |θᵢ|), shape (n,); validates eps
+    steps = step_sizes(theta, eps, "central")  # ε·max(1, |θᵢ|), shape (n,); validates eps
     base = default_eps("central", theta.dtype) if eps is None else float(eps)
     stuck = np.flatnonzero((theta + steps == theta) | (theta - steps == theta))
     if stuck.size:

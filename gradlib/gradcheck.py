@@ -1,11 +1,10 @@
 """The grad check: compare an analytic gradient with the numeric one, block by block.
 
-The lecture's scale for the relative difference ‖dθapprox − dθ‖₂ / (‖dθapprox‖₂ + ‖dθ‖₂):
-≤ 1e-7 great, ~1e-5 look closer, ≥ 1e-3 almost certainly a bug. Those numbers assume
-float64 and a well-chosen ε, so the thresholds here scale with the error the numeric
-gradient itself is expected to have (see ``thresholds``), and a block whose difference is
-below the rounding noise of J (≈ u·|J|/ε per entry) is never called wrong: with ε = 1e-7
-rounding alone reaches ~2e-7 on perfectly correct gradients.
+``check_gradients`` computes the numeric gradient (gradlib.numdiff, or gradlib.fastcheck
+in fast mode), judges each block on the scale of gradlib.verdicts, asks gradlib.kinks
+whether failing entries merely crossed a kink, and gradlib.diagnose what kind of bug the
+rest is. ``relative_difference`` and ``thresholds`` live in gradlib.verdicts and are
+re-exported here.
 """
 
 from __future__ import annotations
@@ -25,64 +24,17 @@ from gradlib.errors import (
     scalar_value,
     warn_if_low_precision,
 )
-from gradlib.numdiff import EVALUATIONS_PER_COORDINATE, _check_method, _gradient, default_eps
-from gradlib.report import UNCHECKED, BlockResult, GradCheckReport, Thresholds
+from gradlib.fastcheck import fast_check
+from gradlib.kinks import black_box_kinks
+from gradlib.numdiff import (
+    EVALUATIONS_PER_COORDINATE,
+    check_method,
+    default_eps,
+    gradient_in_place,
+)
+from gradlib.report import BlockResult, GradCheckReport
 from gradlib.unroll import ParamSpec, grads_to_vector, params_to_vector
-
-# How many times the estimated rounding error of one entry a difference must exceed
-# before it can count as a bug (J is a sum of many terms, each rounded).
-NOISE_FACTOR = 100.0
-
-
-def relative_difference(a, b) -> float:
-    """‖a − b‖₂ / (‖a‖₂ + ‖b‖₂); 0 when both are zero.
-
-    Parameters
-    ----------
-    a, b : arrays of the same shape
-
-    Returns
-    -------
-    float in [0, 1]
-    """
-    a = as_float_array(a, "a", allow_empty=True).astype(np.float64)
-    b = as_float_array(b, "b", allow_empty=True).astype(np.float64)
-    if a.shape != b.shape:
-        raise GradCheckError(
-            f"cannot compare arrays of shapes {a.shape} and {b.shape}; pass two arrays of the "
-            "same shape (reshape one, e.g. b.reshape(a.shape), if they hold the same entries)."
-        )
-    require_finite(a, "a")
-    require_finite(b, "b")
-    scale = max(np.max(np.abs(a), initial=0.0), np.max(np.abs(b), initial=0.0))
-    if scale > 1e150 or 0 < scale < 1e-150:  # squares would overflow or underflow
-        a, b = a / scale, b / scale
-    denominator = np.linalg.norm(a) + np.linalg.norm(b)
-    if denominator == 0:
-        return 0.0
-    return float(np.linalg.norm(a - b) / denominator)
-
-
-def thresholds(dtype=np.float64, eps: float | None = None, method: str = "central") -> Thresholds:
-    """Verdict thresholds for a numeric gradient computed in ``dtype`` with step ``eps``.
-
-    The expected relative error of the numeric gradient (rounding u/ε plus truncation
-    ε, ε² or ε⁴ by method) sets the scale; in float64 with the default ε this gives the
-    lecture's 1e-7 and 1e-3.
-    """
-    u = float(np.finfo(dtype).eps)
-    h = default_eps(method, dtype) if eps is None else float(eps)
-    truncation = {
-        "forward": h,
-        "backward": h,
-        "central": h**2,
-        "richardson": h**4,
-        "complex": h**2,
-    }[method]
-    expected = (u if method == "complex" else u / h) + truncation
-    correct = max(1e-7, 10 * expected)
-    wrong = min(max(1e-3, 1e4 * expected), 0.5)
-    return Thresholds(correct=correct, wrong=max(wrong, correct))
+from gradlib.verdicts import NOISE_FACTOR, UNCHECKED, relative_difference, thresholds
 
 
 def check_gradients(
@@ -145,8 +97,6 @@ def check_gradients(
         "at the given parameters",
     )
     if mode == "fast":
-        from gradlib.fastcheck import fast_check
-
         return fast_check(
             J_vec,
             buffer,
@@ -159,7 +109,7 @@ def check_gradients(
             worst=worst,
             context=context,
         )
-    numeric = _gradient(J_vec, buffer, eps, method, label=spec.label)
+    numeric = gradient_in_place(J_vec, buffer, eps, method, label=spec.label)
     evaluations = EVALUATIONS_PER_COORDINATE[method] * spec.size + 1
     if method in ("forward", "backward"):
         evaluations += 1
@@ -167,8 +117,6 @@ def check_gradients(
     report = make_report(*args, evaluations, kinks=kinks, worst=worst, context=context)
     if report.failing() and method != "complex":
         # Only a failing check pays for this: did some steps merely cross a ReLU kink?
-        from gradlib.kinks import black_box_kinks  # kinks builds on this module
-
         crossed, extra = black_box_kinks(J_vec, report, j0)
         given = crossed if kinks is None else crossed | np.asarray(kinks, bool).reshape(-1)
         report = make_report(*args, evaluations + extra, kinks=given, worst=worst, context=context)
@@ -225,7 +173,7 @@ def make_report(
 
 def _check_options(method, mode, kinks, worst, context) -> None:
     """Check check_gradients' options before any evaluation of J."""
-    _check_method(method)
+    check_method(method)
     if mode not in ("full", "fast"):
         raise GradCheckError(f"unknown mode {mode!r}; choose 'full' or 'fast'.")
     if mode == "fast" and (method != "central" or kinks is not None):

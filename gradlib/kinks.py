@@ -31,6 +31,7 @@ import numpy as np
 
 from gradlib.errors import scalar_value
 from gradlib.report import Finding, GradCheckReport
+from gradlib.verdicts import NOISE_FACTOR, UNCHECKED
 
 PER_BLOCK = 16  # suspects examined per failing block
 SHRINK = 100.0  # the small step is h / SHRINK
@@ -48,7 +49,7 @@ def kink_findings(report: GradCheckReport) -> list[Finding]:
         crossed = (f"{len(labels)} entr{'y' if len(labels) == 1 else 'ies'} ({listing(labels)}) "
                    "moved a ReLU/max input across its kink, where the numeric derivative is "
                    "meaningless; ")  # fmt: skip
-        if report.block(name).verdict == "unchecked":
+        if report.block(name).verdict == UNCHECKED:
             rest = (f"that is every entry of d{name}, so it was not checked at all: check it "
                     "again at a point away from the kink (other data or parameters).")  # fmt: skip
         else:
@@ -122,8 +123,6 @@ def crossed_kinks(
     -------
     ndarray of bool, shape (n,): True where the mismatch is a kink crossing (2k calls of J)
     """
-    from gradlib.gradcheck import NOISE_FACTOR  # gradcheck imports diagnose, which imports us
-
     u = float(np.finfo(theta.dtype).eps)
     buffer = theta.copy()
     mask = np.zeros(theta.shape, bool)

@@ -39,7 +39,7 @@ from gradlib.nn import (
     l2_penalty,
     square_norm,
 )
-from gradlib.numdiff import _steps
+from gradlib.numdiff import step_sizes
 from gradlib.report import GradCheckReport
 from gradlib.unroll import grads_to_vector, params_to_vector
 
@@ -132,7 +132,7 @@ def _differences(params, X, Y, hidden, output, lambd, keep_prob, dropout_seed, e
     Y = check_targets(Y, caches[-1]["activation"][1].shape, output)
     require_finite(Y, "Y")
     run = _Run(caches, Y, hidden, output, lambd)
-    steps = _steps(theta, eps, "central")
+    steps = step_sizes(theta, eps, "central")
     stuck = np.flatnonzero((theta + steps == theta) | (theta - steps == theta))
     if stuck.size:
         i = int(stuck[0])

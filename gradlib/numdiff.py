@@ -57,7 +57,7 @@ def default_eps(method: str = "central", dtype=np.float64) -> float:
     -------
     float : the base step; the step used at x is this times max(1, |x|).
     """
-    _check_method(method)
+    check_method(method)
     u = float(np.finfo(np.real(np.zeros((), dtype)).dtype).eps)
     return {
         "forward": u ** (1 / 2),
@@ -92,7 +92,9 @@ def derivative(
     require_callable(f, "f")
     x_arr = scalar_point(x)
     warn_if_low_precision(x_arr, "x")
-    g = _gradient(lambda buf: f(buf.reshape(()).item()), x_arr.reshape(1).copy(), eps, method)
+    g = gradient_in_place(
+        lambda buf: f(buf.reshape(()).item()), x_arr.reshape(1).copy(), eps, method
+    )
     return float(g[0])
 
 
@@ -135,7 +137,7 @@ def numerical_gradient(
     require_finite(theta, "theta")
     warn_if_low_precision(theta, "theta")
     buffer = theta.copy()
-    return _gradient(J, buffer, eps, method)
+    return gradient_in_place(J, buffer, eps, method)
 
 
 def numerical_vjp(f: Callable[[np.ndarray], np.ndarray], x, df, eps: float | None = None):
@@ -170,7 +172,7 @@ def numerical_vjp(f: Callable[[np.ndarray], np.ndarray], x, df, eps: float | Non
             f"df has shape {df.shape} but f(x) has shape {out.shape}; the upstream gradient "
             "must have the shape of the function's output."
         )
-    return _gradient(
+    return gradient_in_place(
         lambda z: np.sum(f(z) * df), buffer, eps, "central", label=lambda i: f"x.flat[{i}]"
     )
 
@@ -201,13 +203,22 @@ def error_sweep(
     return table
 
 
-def _check_method(method: str) -> None:
+# The building blocks below are shared with gradcheck, fastcheck and netgrad, so that every
+# numeric gradient in gradlib takes the same steps and says the same things about bad input.
+
+
+def check_method(method: str) -> None:
+    """Raise GradCheckError, naming the choices, unless ``method`` is one of METHODS."""
     if method not in METHODS:
         raise GradCheckError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}.")
 
 
-def _steps(buffer: np.ndarray, eps: float | None, method: str) -> np.ndarray:
-    """Per-entry steps eps · max(1, |θ_i|), flat, shape (n,)."""
+def step_sizes(buffer: np.ndarray, eps: float | None, method: str) -> np.ndarray:
+    """Per-entry steps eps · max(1, |θ_i|), flat, shape (n,), for θ = ``buffer`` (any shape).
+
+    ``eps`` None picks default_eps(method, dtype); otherwise it must be a positive finite
+    number (GradCheckError if not).
+    """
     if eps is None:
         eps = default_eps(method, buffer.dtype)
     elif not (isinstance(eps, Real) and np.isfinite(eps) and eps > 0):
@@ -215,7 +226,7 @@ def _steps(buffer: np.ndarray, eps: float | None, method: str) -> np.ndarray:
     return float(eps) * np.maximum(1.0, np.abs(np.real(buffer.ravel())))
 
 
-def _gradient(
+def gradient_in_place(
     J: Callable[[np.ndarray], float],
     buffer: np.ndarray,
     eps: float | None,
@@ -224,13 +235,18 @@ def _gradient(
 ) -> np.ndarray:
     """Numeric gradient of J at ``buffer``, perturbing ``buffer`` in place and restoring it.
 
-    ``J`` is called with ``buffer`` itself (callers may close over views of it). ``label``
+    ``J`` is called with ``buffer`` itself (callers may close over views of it), so no
+    copy is made per entry; entry i moves by step_sizes(buffer, eps, method)[i]. ``label``
     names a flat index in error messages.
+
+    Returns
+    -------
+    ndarray of buffer's shape (real dtype) : dJ/dθ
     """
-    _check_method(method)
+    check_method(method)
     name = label or (lambda i: f"theta.flat[{i}]")
     original = buffer.copy()
-    steps = _steps(buffer, eps, method)
+    steps = step_sizes(buffer, eps, method)
     if method == "complex":
         if np.iscomplexobj(buffer):
             raise GradCheckError("method='complex' needs a real theta.")

@@ -21,8 +21,8 @@ from matplotlib.figure import Figure
 
 from gradlib.errors import GradCheckError
 from gradlib.numdiff import METHODS, error_sweep, scalar_point
-from gradlib.report import _COLOR as VERDICT_COLORS  # the colors of summary() and the HTML
-from gradlib.report import VERDICTS, GradCheckReport
+from gradlib.report import VERDICT_COLORS, GradCheckReport  # the colors of the HTML view
+from gradlib.verdicts import VERDICTS
 
 # Errors and differences below this are drawn at this value: a log axis has no place for
 # the exact zeros that the complex step (or a perfect gradient) produces.

@@ -8,29 +8,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gradlib.unroll import ParamSpec
+from gradlib.verdicts import UNCHECKED, VERDICTS, Thresholds  # re-exported: the scale
 
-VERDICTS = ("correct", "suspicious", "wrong")  # the lecture's scale for a relative difference
-# A block whose every entry crossed a kink was not checked at all: never "correct".
-UNCHECKED = "unchecked"
 _ORDER = ("correct", UNCHECKED, "suspicious", "wrong")  # worst last, for a report's verdict
 _MARK = {"correct": "✓", UNCHECKED: "–", "suspicious": "?", "wrong": "✗"}
-_COLOR = {"correct": "#1a7f37", UNCHECKED: "#57606a", "suspicious": "#9a6700",
-          "wrong": "#cf222e"}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Relative differences at or below ``correct`` pass; at or above ``wrong`` fail."""
-
-    correct: float
-    wrong: float
-
-    def verdict(self, relative_difference: float) -> str:
-        if relative_difference <= self.correct:
-            return "correct"
-        if relative_difference >= self.wrong:
-            return "wrong"
-        return "suspicious"
+VERDICT_COLORS = {
+    "correct": "#1a7f37",
+    UNCHECKED: "#57606a",
+    "suspicious": "#9a6700",
+    "wrong": "#cf222e",
+}
 
 
 @dataclass(frozen=True)
@@ -141,15 +128,26 @@ class GradCheckReport:
             rows.append(
                 f"<tr><td><code>d{e(b.name)}</code></td><td>{e(str(b.shape))}</td>"
                 f"<td>{b.relative_difference:.2e}</td>"
-                f"<td style='color:{_COLOR[b.verdict]}'>{_MARK[b.verdict]} {b.verdict}</td>"
+                f"<td style='color:{VERDICT_COLORS[b.verdict]}'>{_MARK[b.verdict]} {b.verdict}</td>"
                 f"<td>{worst}</td><td>{findings}</td></tr>"
             )
         notes = "".join(f"<p>⚠ {e(w)}</p>" for w in self.warnings)
         return (
-            f"<div class='gradcheck-report'><p><b style='color:{_COLOR[self.verdict]}'>"
+            f"<div class='gradcheck-report'><p><b style='color:{VERDICT_COLORS[self.verdict]}'>"
             f"{_MARK[self.verdict]} Gradient check: {self.verdict}</b> — relative difference "
             f"{self.difference:.2e} ({e(self.method)}, ε={self.eps:.1e}, {e(self.dtype)})</p>"
             "<table><thead><tr><th>block</th><th>shape</th><th>relative difference</th>"
             "<th>verdict</th><th>worst elements (analytic vs numeric)</th><th>diagnosis</th>"
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table>{notes}</div>"
         )
+
+
+__all__ = [
+    "UNCHECKED",
+    "VERDICTS",
+    "VERDICT_COLORS",
+    "BlockResult",
+    "Finding",
+    "GradCheckReport",
+    "Thresholds",
+]

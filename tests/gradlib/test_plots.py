@@ -13,7 +13,7 @@ from gradlib import BlockResult, GradCheckError, GradCheckReport, check_gradient
 from gradlib.gradcheck import thresholds  # noqa: E402
 from gradlib.numdiff import error_sweep  # noqa: E402
 from gradlib.plots import FLOOR, plot_eps_sweep, plot_report  # noqa: E402
-from gradlib.report import _COLOR  # noqa: E402
+from gradlib.report import VERDICT_COLORS  # noqa: E402
 from gradlib.unroll import ParamSpec  # noqa: E402
 
 
@@ -207,7 +207,7 @@ def test_bars_are_the_block_differences_colored_by_verdict(figures):
     for block in report.blocks:
         bar = bars[f"bar:{block.name}"]
         assert bar.get_height() == block.relative_difference
-        assert bar.get_facecolor() == to_rgba(_COLOR[block.verdict])
+        assert bar.get_facecolor() == to_rgba(VERDICT_COLORS[block.verdict])
     assert [b.verdict for b in report.blocks] == ["correct", "suspicious", "wrong", "correct"]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["dW1", "db1", "dW2", "db2"]
     assert ax.get_yscale() == "log"
@@ -230,7 +230,7 @@ def test_bands_are_the_report_thresholds(figures):
     assert span("suspicious") == pytest.approx((correct, wrong))
     assert span("wrong") == pytest.approx((wrong, high))
     for verdict in ("correct", "suspicious", "wrong"):
-        assert bands[f"band:{verdict}"].get_facecolor()[:3] == to_rgba(_COLOR[verdict])[:3]
+        assert bands[f"band:{verdict}"].get_facecolor()[:3] == to_rgba(VERDICT_COLORS[verdict])[:3]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == ["correct ≤ 1e-07", "suspicious", "wrong ≥ 1e-03"]
 
@@ -260,7 +260,7 @@ def test_report_of_a_real_check_with_a_planted_bug(figures):
     figures.append(ax.figure)
     assert plot_report(report, ax=ax) is ax.figure
     bars = _by_gid(ax, "bar:")
-    assert bars["bar:W1"].get_facecolor() == to_rgba(_COLOR["correct"])
-    assert bars["bar:b1"].get_facecolor() == to_rgba(_COLOR["wrong"])
+    assert bars["bar:W1"].get_facecolor() == to_rgba(VERDICT_COLORS["correct"])
+    assert bars["bar:b1"].get_facecolor() == to_rgba(VERDICT_COLORS["wrong"])
     assert bars["bar:b1"].get_height() == report.block("b1").relative_difference
     assert "wrong" in ax.get_title()
