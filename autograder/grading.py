@@ -32,7 +32,11 @@ def grade_answer(
     ``large`` is (answer, inputs, seconds) of the task's large instance, when it has one.
     """
     functions = (task.function, *task.needs)
-    reasons = static_shortcuts(sources, functions, task.forbidden) if sources is not None else []
+    reasons = (
+        static_shortcuts(sources, functions, task.forbidden, task.allowed)
+        if sources is not None
+        else []
+    )
     if reasons:
         return Score(0.0, max_points, [
             f"✗ 0 points for {task.function}: {r}. Shortcuts earn nothing; write the "

@@ -37,7 +37,10 @@ _MAGIC = re.compile(r"^\s*[%!]")
 
 
 def static_shortcuts(
-    sources: list[str], functions: tuple[str, ...], forbidden: tuple[str, ...] = ()
+    sources: list[str],
+    functions: tuple[str, ...],
+    forbidden: tuple[str, ...] = (),
+    allowed: tuple[str, ...] = (),
 ) -> list[str]:
     """Reasons, one per forbidden thing reachable from ``functions`` in the notebook code.
 
@@ -46,6 +49,8 @@ def static_shortcuts(
     sources : the source of every code cell, in order
     functions : names of the graded function and of the functions the grader calls
     forbidden : the task's own forbidden dotted names, on top of FORBIDDEN
+    allowed : dotted names the task asks the student to use (``Task.allowed``), never flagged,
+        e.g. "gradlib.netgrad.check_network" where the question is about its report
     """
     banned = {**FORBIDDEN, **{name: f"the library's answer ({name})" for name in forbidden}}
     tree = _parse(sources)
@@ -62,11 +67,11 @@ def static_shortcuts(
                 for alias in node.names:
                     module = node.module + "." + alias.name if isinstance(node, ast.ImportFrom) \
                         else alias.name  # fmt: skip
-                    _flag(module, name, reasons, banned)
+                    _flag(module, name, reasons, banned, allowed)
             elif isinstance(node, ast.Name | ast.Attribute):
                 dotted = _dotted(node, aliases)
                 if dotted:
-                    _flag(dotted, name, reasons, banned)
+                    _flag(dotted, name, reasons, banned, allowed)
                 if isinstance(node, ast.Name):
                     if node.id in DYNAMIC:
                         reasons.append(f"{name} uses {node.id}(), which hides what it calls")
@@ -76,7 +81,13 @@ def static_shortcuts(
     return sorted(set(reasons))
 
 
-def _flag(dotted: str, where: str, reasons: list[str], banned: dict[str, str]) -> None:
+def _flag(
+    dotted: str, where: str, reasons: list[str], banned: dict[str, str], allowed: tuple[str, ...]
+) -> None:
+    if any(
+        dotted == a or dotted.startswith(a + ".") or a.startswith(dotted + ".") for a in allowed
+    ):
+        return  # the allowed name itself, or the module path that leads to it
     for name, what in banned.items():
         if dotted == name or dotted.startswith(name + "."):
             reasons.append(f"{where} uses {what}")

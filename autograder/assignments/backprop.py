@@ -5,13 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.inputs import draw_large_network, draw_network
-from autograder.tasks import Score, Task, gradient_scorer, value_scorer
-from gradlib import nn
+from autograder.tasks import Score, Task, gradient_scorer, kind_of, value_scorer
+from gradlib import nn, relative_difference
 
 ASSIGNMENT = "04-backprop"
-
-# The bugs planted in the notebook's backward_with_bugs, as in the lecture.
-BUGGY_BLOCKS = {"dW2", "db1"}
 
 
 def _network(seed: int, lambd: bool = True) -> dict:
@@ -58,31 +55,93 @@ def _cost_inputs(seed: int) -> dict:
     return inputs
 
 
-def _reference_grads(inputs: dict) -> dict:
-    return nn.network_gradients(inputs["params"], inputs["X"], inputs["Y"], lambd=inputs["lambd"])
+# Three backward passes per student, each with other wrong blocks, so that no fixed set and
+# no reading of the notebook's colleague answers them:
+#   case 0: a weight and a bias of different layers are wrong (two bugs at once);
+#   case 1: only a bias is wrong (a missing 1/m or a factor: the small blocks matter too);
+#   case 2: only a weight matrix is wrong.
+# Every wrong block is off by a factor (2, 3, ½, −1 or m) that the check cannot miss; the
+# networks have no unit near a ReLU kink (autograder.inputs.draw_network).
+_BUGGY_CASES = (("W", "b"), ("b",), ("W",))
+_BUGGY_CALL = """from gradlib.nn import network_cost as _cost
+_res = []
+for _k in sorted(_in["cases"], key=int):
+    _c = _in["cases"][_k]
+    def _J(p, _c=_c):
+        return _cost(p, _c["X"], _c["Y"])
+    try:
+        _res.append(buggy_blocks(_J, dict(_c["params"]), dict(_c["grads"])))
+    except Exception as _e:
+        _res.append({"error": type(_e).__name__ + ": " + str(_e)[:200]})
+_out = _res"""
+
+
+def _draw_buggy(seed: int) -> dict:
+    """The backward passes of _BUGGY_CASES: correct gradients with some blocks scaled."""
+    rng = np.random.default_rng([seed, 3])
+    cases = {}
+    for k, kinds in enumerate(_BUGGY_CASES):
+        draw = draw_network(int(rng.integers(2**62)), layers=3, lambd=False)
+        grads = nn.network_gradients(draw.params, draw.X, draw.Y)
+        layers = rng.permutation([1, 2, 3])
+        for kind, layer in zip(kinds, layers, strict=False):
+            factor = float(rng.choice([2.0, 3.0, 0.5, -1.0, draw.X.shape[1]]))
+            grads[f"d{kind}{layer}"] = grads[f"d{kind}{layer}"] * factor
+        cases[str(k)] = {"params": draw.params, "X": draw.X, "Y": draw.Y, "grads": grads}
+    return {"cases": cases}
+
+
+def _wrong_blocks(case: dict) -> set[str]:
+    """The blocks of a case's grads that differ from backprop (recomputed, not stored)."""
+    truth = nn.network_gradients(case["params"], case["X"], case["Y"])
+    return {k for k, v in truth.items() if relative_difference(case["grads"][k], v) > 1e-12}
 
 
 def _score_buggy_blocks(value, inputs: dict, max_points: float) -> Score:
-    if not isinstance(value, set | list | tuple):
+    cases = [inputs["cases"][k] for k in sorted(inputs["cases"], key=int)]
+    if not isinstance(value, list) or len(value) != len(cases):
+        return Score(
+            0.0, max_points, [f"✗ no answers came back from buggy_blocks ({kind_of(value)})."]
+        )
+    if all(
+        isinstance(v, dict) and str(v.get("error", "")).startswith("NotImplementedError")
+        for v in value
+    ):
         return Score(
             0.0,
             max_points,
-            [
-                f"✗ buggy_blocks should be a set of names like "
-                f"{{'dW1'}}, got a {type(value).__name__}."
-            ],
+            ["✗ buggy_blocks is not implemented yet (it raises NotImplementedError)."],
         )
-    named = {v if str(v).startswith("d") else "d" + str(v) for v in value}
-    right, wrong = named & BUGGY_BLOCKS, named - BUGGY_BLOCKS
-    points = max_points * max(0, len(right) - len(wrong)) / len(BUGGY_BLOCKS)
-    lines = [f"✓ {b} was indeed wrong." for b in sorted(right)]
-    lines += [f"✗ {b} was computed correctly." for b in sorted(wrong)]
-    if len(right) < len(BUGGY_BLOCKS):
-        lines.append(
-            f"✗ {len(BUGGY_BLOCKS) - len(right)} wrong block(s) not named; run the grad "
-            "check and look at each block's relative difference."
-        )
-    return Score(points, max_points, lines)
+    earned, lines = 0.0, []
+    for n, (case, got) in enumerate(zip(cases, value, strict=True), start=1):
+        truth = _wrong_blocks(case)
+        if isinstance(got, dict) and "error" in got:
+            lines.append(f"backward {n}: ✗ buggy_blocks raised {got['error']}.")
+            continue
+        if not isinstance(got, set | list | tuple) or not all(isinstance(b, str) for b in got):
+            lines.append(
+                f'backward {n}: ✗ return a set of names such as {{"dW1"}}, got {kind_of(got)}.'
+            )
+            continue
+        named = {b if b.startswith("d") else "d" + b for b in got}
+        right, wrong, missed = named & truth, named - truth, truth - named
+        unknown = {b for b in wrong if b not in case["grads"]}
+        earned += max(0, len(right) - len(wrong)) / len(truth)
+        parts = [f"✓ {', '.join(sorted(right))}: indeed wrong"] if right else []
+        if wrong - unknown:
+            parts.append(f"✗ {', '.join(sorted(wrong - unknown))}: passed the check")
+        if unknown:
+            parts.append(
+                f"✗ no block {', '.join(sorted(unknown))} (see {', '.join(case['grads'])})"
+            )
+        if missed:
+            parts.append(f"✗ {len(missed)} wrong block(s) not named: read every block's verdict")
+        lines.append(f"backward {n}: " + "; ".join(parts) + ".")
+    return Score(max_points * earned / len(cases), max_points, lines)
+
+
+def _reference_grads(inputs: dict) -> dict:
+    return nn.network_gradients(inputs["params"], inputs["X"], inputs["Y"], lambd=inputs["lambd"])
 
 
 TASKS = {
@@ -126,8 +185,9 @@ _out = L_model_backward(_AL, _in["Y"], _caches, _in["lambd"])""",
     "test_buggy_blocks": Task(
         grade_id="test_buggy_blocks",
         function="buggy_blocks",
-        call="""_out = buggy_blocks""",
-        draw=lambda seed: {},
+        call=_BUGGY_CALL,
+        draw=_draw_buggy,
         score=_score_buggy_blocks,
+        allowed=("gradlib.gradcheck.check_gradients", "gradlib.nn.network_cost"),
     ),
 }

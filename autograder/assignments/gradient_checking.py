@@ -15,22 +15,10 @@ import numpy as np
 
 from autograder.harness import Unreadable
 from autograder.tasks import Score, Task, kind_of
-from gradlib import numerical_gradient, relative_difference, thresholds
+from gradlib import nn, numerical_gradient, relative_difference, thresholds
+from gradlib.unroll import grads_to_vector, params_to_vector
 
 ASSIGNMENT = "03-gradient-checking"
-
-# The entry that the notebook's colleague_gradients gets wrong (its gradient clipping cuts
-# dW2[2, 3] from 0.249 to 0.2); tests/autograder/test_assignment_gradient_checking.py
-# recomputes it from the notebook's own cells.
-FAULTY_ELEMENT = "W2[2, 3]"
-NETWORK_SHAPES = {
-    "W1": (4, 3),
-    "b1": (4, 1),
-    "W2": (3, 4),
-    "b2": (3, 1),
-    "W3": (1, 3),
-    "b3": (1, 1),
-}
 
 RTOL = 1e-9  # relative_diff, and the two-sided loop against gradlib's, agree to rounding
 DIFFERENCE_RTOL = 1e-6  # the difference returned by grad_check against the one recomputed
@@ -474,41 +462,155 @@ def _score_verdict(value, inputs: dict, max_points: float) -> Score:
 
 # --- faulty_element ---------------------------------------------------------------------
 
+# Three networks per student, each with one wrong entry of dθ, so that no fixed label and no
+# shortcut finds all three:
+#   case 0: the entry is in a weight matrix that is not square (so a row/column swap names
+#           another entry or none), its value halved (a "clipped" entry, as the colleague's);
+#   case 1: the entry is in a bias, its sign flipped;
+#   case 2: the entry is in any weight matrix, doubled.
+# In every case the wrong entry is neither the largest |dθ[i]| nor the largest
+# |dθapprox[i]|: only the largest *gap* |dθapprox[i] − dθ[i]| names it.
 _LABEL = re.compile(r"^\s*d?([A-Za-z_]+\d*)\s*\[\s*(\d+)\s*,\s*(\d+)\s*\]\s*$")
 
 
+_FAULTY_CASES = (("W", 0.5), ("b", -1.0), ("any W", 2.0))
+_FAULTY_CALL = """from gradlib.nn import network_cost as _cost
+from gradlib.unroll import params_to_vector as _to_vector, vector_to_params as _to_params
+_res = []
+for _k in sorted(_in["cases"], key=int):
+    _c = _in["cases"][_k]
+    _theta, _spec = _to_vector(_c["params"])
+    def _J(t, _c=_c, _spec=_spec):
+        return _cost(_to_params(t, _spec), _c["X"], _c["Y"], hidden="tanh")
+    try:
+        _res.append(faulty_element(_J, _theta, _c["dtheta"].copy(), _spec))
+    except Exception as _e:
+        _res.append({"error": type(_e).__name__ + ": " + str(_e)[:200]})
+_out = _res"""
+
+
+def _draw_faulty(seed: int) -> dict:
+    """The three networks of _FAULTY_CASES, each with dθ wrong in exactly one entry."""
+    rng = np.random.default_rng([seed, 4])
+    cases = {}
+    for k, (where, factor) in enumerate(_FAULTY_CASES):
+        while True:
+            n_x = int(rng.integers(3, 6))
+            h1 = int(rng.choice([w for w in range(3, 7) if w != n_x]))
+            h2 = int(rng.choice([w for w in range(2, 6) if w != h1]))
+            m = int(rng.integers(5, 9))
+            X = rng.normal(size=(n_x, m))
+            Y = (rng.random((1, m)) < 0.5).astype(float)
+            Y[0, :2] = [0.0, 1.0]
+            params = nn.init_params([n_x, h1, h2, 1], seed=int(rng.integers(2**31)), scale="xavier")
+            for name in ("b1", "b2", "b3"):
+                params[name] = rng.normal(scale=0.3, size=params[name].shape)
+            truth = _network_dtheta(params, X, Y)
+            i = _pick_faulty(rng, truth, params, where, factor)
+            if i is not None:
+                break
+        dtheta = truth.copy()
+        dtheta[i] *= factor
+        cases[str(k)] = {"params": params, "X": X, "Y": Y, "dtheta": dtheta}
+    return {"cases": cases}
+
+
+def _network_dtheta(params: dict, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    _, spec = params_to_vector(params)
+    return grads_to_vector(nn.network_gradients(params, X, Y, hidden="tanh"), spec)
+
+
+def _pick_faulty(rng, truth: np.ndarray, params: dict, where: str, factor: float) -> int | None:
+    """An entry of the block kind ``where`` whose corruption only the largest gap reveals."""
+    _, spec = params_to_vector(params)
+    L = len(params) // 2
+    square = {f"W{k}" for k in range(1, L + 1) if len(set(params[f"W{k}"].shape)) == 1}
+    names = {
+        "W": [f"W{k}" for k in range(1, L) if f"W{k}" not in square],
+        "b": [f"b{k}" for k in range(1, L + 1)],
+        "any W": [f"W{k}" for k in range(1, L + 1)],
+    }[where]
+    candidates = []
+    for i in range(truth.size):
+        name, _ = spec.locate(i)
+        if name not in names:
+            continue
+        wrong = truth.copy()
+        wrong[i] *= factor
+        gap = abs(wrong[i] - truth[i])
+        if gap < 1e-3 or np.argmax(np.abs(wrong)) == i or np.argmax(np.abs(truth)) == i:
+            continue
+        candidates.append(i)
+    return int(rng.choice(candidates)) if candidates else None
+
+
+def _faulty_truth(case: dict) -> tuple[int, object]:
+    """(index of the wrong entry, spec) of one case, recomputed from its network."""
+    truth = _network_dtheta(case["params"], case["X"], case["Y"])
+    _, spec = params_to_vector(case["params"])
+    return int(np.argmax(np.abs(case["dtheta"] - truth))), spec
+
+
 def _score_faulty_element(value, inputs: dict, max_points: float) -> Score:
-    block, index = _parse_label(FAULTY_ELEMENT)
-    if not isinstance(value, str) or not _LABEL.match(value):
-        got = repr(value) if isinstance(value, str) else kind_of(value)
-        if isinstance(value, np.ndarray | int | float) and np.size(value) == 1:
-            got = f"the number {np.asarray(value).item():g}"
-        return Score(0.0, max_points, [
-            f"✗ faulty_element should be a label such as \"W1[0, 2]\" (block, then row and "
-            f"column), got {got}; spec.label(i) turns an index i of θ into such a label."
-        ])  # fmt: skip
-    got_block, got_index = _parse_label(value)
-    if got_block not in NETWORK_SHAPES:
-        return Score(0.0, max_points, [
-            f"✗ there is no block {got_block!r}; the blocks are {', '.join(NETWORK_SHAPES)}."
-        ])  # fmt: skip
-    if got_block != block:
-        return Score(0.0, max_points, [
-            f"✗ d{got_block} is right; look at each block's relative difference to find the "
-            "wrong one."
-        ])  # fmt: skip
-    if got_index == index:
-        return Score(max_points, max_points, [f"✓ d{FAULTY_ELEMENT} is the wrong entry."])
-    shape = NETWORK_SHAPES[block]
-    if any(i >= s for i, s in zip(got_index, shape, strict=True)):
-        why = f"{block} has shape {shape}, so {value.strip()} does not exist"
-    elif got_index == index[::-1]:
+    cases = [inputs["cases"][k] for k in sorted(inputs["cases"], key=int)]
+    if not isinstance(value, list) or len(value) != len(cases):
+        return Score(
+            0.0, max_points, [f"✗ no answers came back from faulty_element ({kind_of(value)})."]
+        )
+    if blank := _not_implemented(value, "faulty_element", max_points):
+        return blank
+    right, lines = 0, []
+    for n, (case, got) in enumerate(zip(cases, value, strict=True), start=1):
+        index, spec = _faulty_truth(case)
+        ok, line = _judge_label(got, index, spec, case)
+        right += ok
+        lines.append(f"network {n} ({_dims(case)}): {line}")
+    return Score(max_points * right / len(cases), max_points, lines)
+
+
+def _dims(case: dict) -> str:
+    L = len(case["params"]) // 2
+    return "×".join(
+        str(d)
+        for d in [case["X"].shape[0]] + [case["params"][f"W{k}"].shape[0] for k in range(1, L + 1)]
+    )
+
+
+def _judge_label(got, index: int, spec, case: dict) -> tuple[bool, str]:
+    if isinstance(got, dict) and "error" in got:
+        return False, f"✗ faulty_element raised {got['error']}."
+    if not isinstance(got, str) or not _LABEL.match(got):
+        shown = repr(got) if isinstance(got, str) else kind_of(got)
+        if isinstance(got, int | float | np.ndarray) and np.size(got) == 1:
+            shown = f"the number {np.asarray(got).item():g}"
+        return False, (
+            f'✗ return a label such as "W1[0, 2]" (block, then row and column), got {shown}; '
+            "spec.label(i) turns an index i of θ into such a label."
+        )
+    (block, entry), (wrong_block, wrong_entry) = _parse_label(got), spec.locate(index)
+    shown, shapes = got.strip().lstrip("d"), dict(zip(spec.names, spec.shapes, strict=True))
+    if (block, entry) == (wrong_block, tuple(wrong_entry)):
+        return True, f"✓ d{spec.label(index)} is the wrong entry."
+    if block not in shapes:
+        return False, f"✗ there is no block {block!r}; the blocks are {', '.join(spec.names)}."
+    swapped = block == wrong_block and entry == tuple(wrong_entry)[::-1]
+    if any(i >= n for i, n in zip(entry, shapes[block], strict=True)):
+        why = "; the label is [row, column]" if swapped else ""
+        return False, f"✗ {block} has shape {shapes[block]}, so {shown} does not exist{why}."
+    at = spec.offsets[spec.names.index(block)] + int(np.ravel_multi_index(entry, shapes[block]))
+    numeric = _network_dtheta(case["params"], case["X"], case["Y"])
+    gap = "the largest gap |dθapprox[i] − dθ[i]|"
+    if at == int(np.argmax(np.abs(case["dtheta"]))):
+        why = f"that is the largest entry of dθ, not {gap}"
+    elif at == int(np.argmax(np.abs(numeric))):
+        why = f"that is the largest entry of dθapprox, not {gap}"
+    elif swapped:
         why = "row and column are swapped: the label is [row, column]"
+    elif block == wrong_block:
+        why = f"the wrong entry is in d{block}, but d{shown} agrees with the numeric gradient"
     else:
-        why = f"d{value.strip().lstrip('d')} is right; find the largest |dθapprox − dθ| in {block}"
-    return Score(0.5 * max_points, max_points, [
-        f"✓ the wrong entry is in d{block}.", f"✗ but not at {got_index}: {why}."
-    ])  # fmt: skip
+        why = f"d{shown} agrees with the numeric gradient; find {gap}"
+    return False, f"✗ not {shown}: {why}."
 
 
 def _parse_label(text: str) -> tuple[str, tuple[int, int]]:
@@ -555,16 +657,14 @@ TASKS = {
     "test_faulty_element": Task(
         grade_id="test_faulty_element",
         function="faulty_element",
-        call="_out = faulty_element",
-        draw=lambda seed: {},
+        call=_FAULTY_CALL,
+        draw=_draw_faulty,
         score=_score_faulty_element,
-        # what the notebook's provided network cells use (the colleague's gradients)
+        needs=("grad_check",),
+        # what the call builds J from; the reference gradient does not exist there
         allowed=(
-            "gradlib.nn.init_params",
             "gradlib.nn.network_cost",
-            "gradlib.nn.network_gradients",
             "gradlib.unroll.params_to_vector",
-            "gradlib.unroll.grads_to_vector",
             "gradlib.unroll.vector_to_params",
         ),
     ),

@@ -16,12 +16,9 @@ from autograder.harness import Unreadable
 from autograder.inputs import draw_network
 from autograder.tasks import Score, Task, kind_of
 from gradlib import nn
+from gradlib.netgrad import check_network
 
 ASSIGNMENT = "05-in-practice"
-
-# Blocks of the notebook's kink demo (a layer-2 ReLU input 1e-7 from its kink) whose
-# perturbations cross the kink; tests/autograder/test_assignment_in_practice.py recomputes it.
-KINKED_BLOCKS = {"W1", "b1", "W2", "b2"}
 
 # Two floats that should be equal agree to this relative difference (rounding of a different
 # but equivalent order of operations, e.g. the cross-entropy from A_L instead of from Z_L).
@@ -201,24 +198,108 @@ def _score_dropout_cost(value, inputs: dict, max_points: float) -> Score:
 
 # --- kinked_blocks ---------------------------------------------------------------------
 
+# Three networks per student, each checked at a point chosen for it, so that no fixed set and
+# no reading of the notebook's report answers them. Three of these four, in a random order:
+#   1: one ReLU input of layer 1 lies within a step of its kink on one example;
+#   2: one ReLU input of layer 2 does (its kink is crossed from the layers below too);
+#   (1, 2): one of each;
+#   (): no input lies near a kink (the answer is the empty set).
+# What the answer is comes from gradlib.netgrad.check_network, recomputed when scoring.
+_KINK_PLANS = ((1,), (2,), (1, 2), ())
+_KINKS_CALL = """_res = []
+for _k in sorted(_in["cases"], key=int):
+    _c = _in["cases"][_k]
+    try:
+        _res.append(kinked_blocks(dict(_c["params"]), _c["X"], _c["Y"], dict(_c["grads"])))
+    except Exception as _e:
+        _res.append({"error": type(_e).__name__ + ": " + str(_e)[:200]})
+_out = _res"""
+
+
+def kink_plan(seed: int) -> list[tuple[int, ...]]:
+    """The layers with a kink in each of a student's three networks (see _KINK_PLANS)."""
+    rng = np.random.default_rng([seed, 5])
+    return [_KINK_PLANS[i] for i in rng.permutation(len(_KINK_PLANS))[:3]]
+
+
+def _draw_kinks(seed: int) -> dict:
+    """The networks of kink_plan(seed), with correct gradients."""
+    rng = np.random.default_rng([seed, 6])
+    cases = {}
+    for k, layers in enumerate(kink_plan(seed)):
+        while True:
+            draw = draw_network(int(rng.integers(2**62)), layers=3, lambd=False)
+            params = {name: value.copy() for name, value in draw.params.items()}
+            for layer in layers:
+                _, caches = nn.forward(draw.X, params)
+                A_prev = caches[layer - 1]["linear"][0]
+                unit = int(rng.integers(params[f"b{layer}"].shape[0]))
+                example = int(rng.integers(draw.X.shape[1]))
+                offset = float(rng.choice([-1.0, 1.0]) * rng.uniform(0.2, 0.8) * 1e-7)
+                params[f"b{layer}"][unit, 0] = (
+                    offset - params[f"W{layer}"][unit] @ A_prev[:, example]
+                )
+            case = {"params": params, "X": draw.X, "Y": draw.Y,
+                    "grads": nn.network_gradients(params, draw.X, draw.Y)}  # fmt: skip
+            kinked = _kinked(case)
+            if all(f"b{layer}" in kinked or f"W{layer}" in kinked for layer in layers) and (
+                layers or not kinked
+            ):
+                break
+        cases[str(k)] = case
+    return {"cases": cases}
+
+
+def _kinked(case: dict) -> set[str]:
+    """Blocks with entries whose steps crossed a kink, by the reference check."""
+    report = check_network(case["params"], case["X"], case["Y"], case["grads"])
+    return {label.split("[")[0] for label in report.kinks}
+
 
 def _score_kinked_blocks(value, inputs: dict, max_points: float) -> Score:
-    if not isinstance(value, set | list | tuple) or not all(isinstance(v, str) for v in value):
+    cases = [inputs["cases"][k] for k in sorted(inputs["cases"], key=int)]
+    if not isinstance(value, list) or len(value) != len(cases):
         return Score(0.0, max_points, [
-            f"✗ kinked_blocks should be a set of block names like {{'W3'}}, got {kind_of(value)}."
+            f"✗ no answers came back from kinked_blocks ({kind_of(value)})."
         ])  # fmt: skip
-    named = {v[1:] if v.startswith("d") else v for v in value}
-    right, wrong = named & KINKED_BLOCKS, named - KINKED_BLOCKS
-    points = max_points * max(0, len(right) - len(wrong)) / len(KINKED_BLOCKS)
-    lines = [f"✓ {b} had entries whose steps crossed the kink." for b in sorted(right)]
-    lines += [f"✗ no step in {b} crossed a kink." for b in sorted(wrong)]
-    if missed := len(KINKED_BLOCKS) - len(right):
-        lines.append(
-            f"✗ {missed} block(s) with kink crossings not named: read the report's kink "
-            "lines (→ dW…: … moved a ReLU/max input across its kink). A kink in layer 2 is "
-            "crossed by steps in the layers below it too."
+    if all(isinstance(v, dict) and str(v.get("error", "")).startswith("NotImplementedError")
+           for v in value):  # fmt: skip
+        return Score(0.0, max_points, [
+            "✗ kinked_blocks is not implemented yet (it raises NotImplementedError)."
+        ])  # fmt: skip
+    earned, lines = 0.0, []
+    for n, (case, got) in enumerate(zip(cases, value, strict=True), start=1):
+        earned_here, line = _judge_kinks(got, _kinked(case), list(case["params"]))
+        earned += earned_here
+        lines.append(f"network {n}: {line}")
+    return Score(max_points * earned / len(cases), max_points, lines)
+
+
+def _judge_kinks(got, truth: set[str], blocks: list[str]) -> tuple[float, str]:
+    if isinstance(got, dict) and "error" in got:
+        return 0.0, f"✗ kinked_blocks raised {got['error']}."
+    if not isinstance(got, set | list | tuple) or not all(isinstance(v, str) for v in got):
+        return 0.0, f"✗ return a set of block names such as {{'W3'}}, got {kind_of(got)}."
+    named = {v[1:] if v.startswith("d") else v for v in got}
+    right, wrong = named & truth, named - truth
+    if not truth:
+        if not named:
+            return 1.0, "✓ no step crossed a kink: the empty set."
+        return 0.0, (
+            f"✗ no step crossed a kink here, so the answer is the empty set, not "
+            f"{', '.join(sorted(named))}: take the blocks from the report's kink lines."
         )
-    return Score(points, max_points, lines)
+    parts = [f"✓ {', '.join(sorted(right))}: steps crossed the kink"] if right else []
+    if known := sorted(b for b in wrong if b in blocks):
+        parts.append(f"✗ no step in {', '.join(known)} crossed a kink")
+    if unknown := sorted(wrong - set(blocks)):
+        parts.append(f"✗ no block {', '.join(unknown)} (the blocks are {', '.join(blocks)})")
+    if missed := truth - named:
+        parts.append(
+            f"✗ {len(missed)} block(s) with kink crossings not named: read the report's kink "
+            "lines; a kink in a layer is crossed by steps in the layers below it too"
+        )
+    return max(0, len(right) - len(wrong)) / len(truth), "; ".join(parts) + "."
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -271,8 +352,9 @@ _out = [cost_with_fixed_dropout(*_args), cost_with_fixed_dropout(*_args)]""",
     "test_kinked_blocks": Task(
         grade_id="test_kinked_blocks",
         function="kinked_blocks",
-        call="""_out = kinked_blocks""",
-        draw=lambda seed: {},
+        call=_KINKS_CALL,
+        draw=_draw_kinks,
         score=_score_kinked_blocks,
+        allowed=("gradlib.netgrad.check_network",),
     ),
 }

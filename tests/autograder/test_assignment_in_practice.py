@@ -174,8 +174,14 @@ def test_bad_dropout_answers_earn_nothing_with_a_reason(value):
 
 # --- kinked_blocks ---------------------------------------------------------------------
 
+KINKS_SOLUTION = """
+from gradlib.netgrad import check_network
+def kinked_blocks(params, X, Y, grads):
+    return {label.split("[")[0] for label in check_network(params, X, Y, grads).kinks}
+"""
 
-def test_the_kinked_blocks_are_those_of_the_notebooks_report():
+
+def test_the_notebooks_kink_is_crossed_from_below_and_leaves_db1_unchecked():
     # The notebook's recipe: a layer-2 ReLU input 1e-7 from its kink on example 3.
     rng = np.random.default_rng(7)
     X = rng.normal(size=(4, 10))
@@ -184,20 +190,62 @@ def test_the_kinked_blocks_are_those_of_the_notebooks_report():
     _, caches = nn.forward(X, params)
     params["b2"][1, 0] = 1e-7 - params["W2"][1] @ caches[1]["linear"][0][:, 3]
     report = check_network(params, X, Y, nn.network_gradients(params, X, Y))
-    assert {label.split("[")[0] for label in report.kinks} == in_practice.KINKED_BLOCKS
+    assert {label.split("[")[0] for label in report.kinks} == {"W1", "b1", "W2", "b2"}
     # db1 is all kinks: not checked, so never "correct" (a planted db1 *= 3 is not cleared)
     assert report.block("b1").verdict == "unchecked" and not report.passed
     assert {b.verdict for b in report.blocks if b.name != "b1"} == {"correct"}
 
 
-def test_kinked_blocks_scoring():
-    assert KINKS.score({"W1", "b1", "W2", "b2"}, {}, 2.0).full
-    assert KINKS.score(["dW1", "db1", "dW2", "db2"], {}, 2.0).full
-    half = KINKS.score({"W2", "b2"}, {}, 2.0)
-    assert half.points == 1.0 and "below it too" in _text(half)
-    extra = KINKS.score({"W1", "b1", "W2", "b2", "W3"}, {}, 2.0)
-    assert extra.points == 1.5 and "✗ no step in W3 crossed a kink." in extra.lines
-    assert KINKS.score("W1", {}, 2.0).points == 0.0
+def test_kinked_blocks_differ_per_student_and_a_fixed_set_fails():
+    answers = []
+    for seed in range(200):
+        inputs = in_practice._draw_kinks(seed)
+        truth = [in_practice._kinked(inputs["cases"][k]) for k in "012"]
+        for layers, kinked in zip(in_practice.kink_plan(seed), truth, strict=True):
+            below = {f"{p}{k}" for k in range(1, max(layers, default=0) + 1) for p in "Wb"}
+            assert kinked <= below and {b[1] for b in kinked} >= set(map(str, layers))
+        answers.append(tuple(map(frozenset, truth)))
+        if seed % 10 == 0:
+            check = _run("kinked_blocks", _namespace(KINKS_SOLUTION), seed)
+            assert check.passed, check.summary()
+    # the same answer for every network, or one per position, earns under half on average
+    for fixed in ({"W1", "b1", "W2", "b2"}, {"W1", "b1"}, {"W2", "b2"}, set()):
+        earned = [KINKS.score([fixed] * 3, {"cases": _cases(seed)}, 3.0).points
+                  for seed in range(0, 200, 10)]  # fmt: skip
+        assert max(earned) < 3.0 and np.mean(earned) < 1.5, (fixed, earned)
+    by_position = [max(map(column.count, column)) for column in zip(*answers, strict=True)]
+    assert sum(by_position) < 0.5 * 3 * len(answers)
+
+
+def _cases(seed: int) -> dict:
+    return in_practice._draw_kinks(seed)["cases"]
+
+
+def test_kinked_blocks_scoring_explains_each_case():
+    seed = next(s for s in range(50) if () in in_practice.kink_plan(s))
+    inputs = in_practice._draw_kinks(seed)
+    truth = [in_practice._kinked(inputs["cases"][k]) for k in "012"]
+    assert KINKS.score(truth, inputs, 3.0).full
+    assert KINKS.score([{"d" + b for b in t} for t in truth], inputs, 3.0).full
+    none = in_practice.kink_plan(seed).index(())
+    some = [k for k in range(3) if k != none]
+    answer = [set()] * 3
+    answer[some[0]] = truth[some[0]] | {"W3"}
+    answer[some[1]] = {"Z1"}
+    answer[none] = {"W1"}
+    score = KINKS.score(answer, inputs, 3.0)
+    assert "✗ no step in W3 crossed a kink" in score.lines[some[0]]
+    assert "no block Z1" in score.lines[some[1]] and "below it too" in score.lines[some[1]]
+    assert "the answer is the empty set" in score.lines[none]
+    assert score.points < 1.0
+    assert KINKS.score(["W1", "b1", "W2"], inputs, 3.0).points == 0.0
+    assert KINKS.score("W1", inputs, 3.0).points == 0.0
+
+
+def test_kinked_blocks_is_graded_where_grading_runs(in_box):
+    assert in_box(KINKS, KINKS_SOLUTION, seed=4, max_points=2.0).full
+    fixed = "def kinked_blocks(params, X, Y, grads):\n    return {'W1', 'b1', 'W2', 'b2'}\n"
+    assert in_box(KINKS, fixed, seed=4, max_points=2.0).points < 2.0
 
 
 # --- shortcuts in plain sight (the self-check reads the notebook's history) ----------
@@ -251,7 +299,9 @@ def test_the_solutions_pass_in_a_kernel_namespace():
         "/ keep_prob\n"
         "    AL = 1 / (1 + np.exp(-(params[f'W{L}'] @ A + params[f'b{L}'])))\n"
         "    return -np.mean(Y * np.log(AL) + (1 - Y) * np.log(1 - AL))\n"
-        "kinked_blocks = {'W1', 'b1', 'W2', 'b2'}\n"
+        "from gradlib.netgrad import check_network\n"
+        "def kinked_blocks(params, X, Y, grads):\n"
+        "    return {l.split('[')[0] for l in check_network(params, X, Y, grads).kinks}\n"
     )
     for name in ("regularized_cost", "cost_with_fixed_dropout", "kinked_blocks"):
         check = _run(name, ns, PUBLIC_SEED)

@@ -41,3 +41,18 @@ def test_gradlib_outside_the_graded_function_is_fine():
         "check_gradients(lambda t: t @ t, np.ones(2), bw(np.ones(2)))\n",
     ]
     assert static_shortcuts(cells, ("bw",)) == []
+
+
+def test_a_name_the_task_asks_for_is_not_a_shortcut_but_its_neighbours_are():
+    cells = [
+        "import gradlib.netgrad\nfrom gradlib.netgrad import check_network as cn\n",
+        "def kinked(p, X, Y, g):\n    gradlib.netgrad.check_network(p, X, Y, g)\n"
+        "    return cn(p, X, Y, g).kinks\n",
+        "def other(p, X, Y):\n    return gradlib.netgrad.network_numeric_gradient(p, X, Y)\n",
+    ]
+    allowed = ("gradlib.netgrad.check_network",)
+    assert static_shortcuts(cells, ("kinked",), allowed=allowed) == []
+    assert static_shortcuts(cells, ("other",), allowed=allowed) == [
+        "other uses the reference numeric gradient (gradlib.netgrad)"
+    ]
+    assert static_shortcuts(cells, ("kinked",)) != []

@@ -82,12 +82,69 @@ def test_value_tasks_compare_with_the_reference():
     assert wrong.points == 0.0 and "yours" in wrong.lines[0]
 
 
-def test_buggy_blocks_partial_credit():
+BUGGY_SOLUTION = """
+from gradlib import check_gradients
+def buggy_blocks(cost, parameters, grads):
+    return {"d" + block.name for block in check_gradients(cost, parameters, grads).failing()}
+"""
+
+
+def _buggy_answers(source: str, seed: int) -> tuple[list, dict]:
+    from autograder.harness import call_here
+
     task = backprop.TASKS["test_buggy_blocks"]
-    assert task.score({"dW2", "db1"}, {}, 2.0).points == 2.0
-    assert task.score({"W2", "b1"}, {}, 2.0).points == 2.0
-    assert task.score({"dW2"}, {}, 2.0).points == 1.0
-    assert task.score({"dW2", "dW1"}, {}, 2.0).points == 0.0
+    namespace = {}
+    exec(source, namespace)
+    inputs = task.draw(seed)
+    answer = call_here(task.call, (task.function,), namespace, inputs)
+    assert answer.ok, answer.error
+    return answer.value, inputs
+
+
+def test_buggy_blocks_differ_per_student_and_only_a_check_finds_them():
+    wrong_sets = []
+    for seed in range(200):
+        inputs = backprop._draw_buggy(seed)
+        truth = [backprop._wrong_blocks(inputs["cases"][k]) for k in "012"]
+        assert [len(t) for t in truth] == [2, 1, 1]
+        assert [{b[1] for b in t} for t in truth] == [{"W", "b"}, {"b"}, {"W"}]
+        wrong_sets.append(truth)
+    for seed in range(0, 200, 10):  # the check itself is slower: every tenth student
+        value, inputs = _buggy_answers(BUGGY_SOLUTION, seed)
+        assert backprop._score_buggy_blocks(value, inputs, 2.0).full, seed
+    # a guesser who names, case by case, what is most often wrong earns under half
+    guessed = 0.0
+    for case in zip(*wrong_sets, strict=True):
+        common = max(case, key=case.count)
+        guessed += sum(max(0, len(common & t) - len(common - t)) / len(t) for t in case)
+    assert guessed < 0.5 * 3 * len(wrong_sets)
+
+
+def test_buggy_blocks_scoring_names_misses_and_false_alarms():
+    inputs = backprop._draw_buggy(4)
+    truth = [backprop._wrong_blocks(inputs["cases"][k]) for k in "012"]
+    task = backprop.TASKS["test_buggy_blocks"]
+    assert task.score(truth, inputs, 3.0).full
+    bare = [{b[1:] for b in t} for t in truth]  # "W2" for "dW2" is accepted
+    assert task.score(bare, inputs, 3.0).full
+    one = sorted(truth[0])[:1]
+    extra = ({"dW1", "db1", "dW2", "db2", "dW3", "db3"} - truth[1]).pop()
+    score = task.score([set(one), truth[1] | {extra}, {"dZ9"}], inputs, 3.0)
+    assert score.points == 0.5
+    assert "1 wrong block(s) not named" in score.lines[0]
+    assert f"✗ {extra}: passed the check" in score.lines[1]
+    assert "no block dZ9" in score.lines[2]
+    assert task.score("dW2", inputs, 3.0).points == 0.0
+    assert task.score([{"error": "NotImplementedError: "}] * 3, inputs, 3.0).lines == [
+        "✗ buggy_blocks is not implemented yet (it raises NotImplementedError)."
+    ]
+
+
+def test_buggy_blocks_is_graded_where_grading_runs(in_box):
+    task = backprop.TASKS["test_buggy_blocks"]
+    assert in_box(task, BUGGY_SOLUTION, seed=2, max_points=2.0).full
+    constant = 'def buggy_blocks(cost, parameters, grads):\n    return {"dW2", "db1"}\n'
+    assert in_box(task, constant, seed=2, max_points=2.0).points < 1.0
 
 
 def test_inputs_differ_per_student_and_need_the_secret():
