@@ -81,7 +81,7 @@ def value_scorer(reference: Callable[[dict], object], what: str, rtol: float = 1
 
     def score(value, inputs: dict, max_points: float) -> Score:
         truth = np.asarray(reference(inputs), dtype=float)
-        got, problem = _as_array(value, truth.shape, what)
+        got, problem = array_of_shape(value, truth.shape, what)
         if problem:
             return Score(0.0, max_points, [problem])
         rel = relative_difference(got, truth)
@@ -117,7 +117,7 @@ def gradient_scorer(hidden: str = "relu", output: str = "sigmoid", reference=Non
             ])  # fmt: skip
         grads, lines, blocks = {}, [], {}
         for name, shape in zip(spec.names, spec.shapes, strict=True):
-            arr, problem = _as_array(value.get("d" + name, value.get(name)), shape, "d" + name)
+            arr, problem = array_of_shape(value.get("d" + name, value.get(name)), shape, "d" + name)
             if problem:
                 lines.append(problem)
                 blocks[name] = 0.0
@@ -164,7 +164,7 @@ def large_gate(task: Task, score: Score, value, inputs: dict, seconds: float, wh
     exact = task.exact(inputs)
     blocks, lines = dict(score.blocks), list(score.lines)
     for name in blocks:
-        got, problem = _as_array(
+        got, problem = array_of_shape(
             value.get("d" + name) if isinstance(value, dict) else None,
             exact["d" + name].shape,
             "d" + name,
@@ -194,7 +194,7 @@ def _block_line(block, report: GradCheckReport) -> str:
     return line
 
 
-def _as_array(value, shape: tuple, what: str) -> tuple[np.ndarray | None, str]:
+def array_of_shape(value, shape: tuple, what: str) -> tuple[np.ndarray | None, str]:
     """(array, "") when ``value`` is a finite array of ``shape``, else (None, why not)."""
     if value is None:
         return None, f"✗ {what} is missing (got None)."

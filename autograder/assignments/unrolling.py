@@ -15,7 +15,8 @@ from math import prod
 import numpy as np
 
 from autograder.harness import Unreadable
-from autograder.tasks import Score, Task, _as_array
+from autograder.tasks import Score, Task
+from autograder.tasks import array_of_shape as _as_array
 from gradlib.unroll import ParamSpec, params_to_vector, vector_to_params
 
 ASSIGNMENT = "02-unrolling"
