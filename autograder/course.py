@@ -1,6 +1,7 @@
 """Where things live, and nbgrader's configuration for gradkit's pipeline.
 
-The kit's checkout holds solutions/ (nbgrader source) and course/ (release). A TA's
+The kit holds solutions/ (nbgrader source) and course/ (release): at the root of a
+checkout, or inside the package when installed from a wheel (see kit_root). A TA's
 course directory (submitted/, autograded/, feedback/, gradebook.db) lives anywhere else.
 """
 
@@ -15,9 +16,21 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-REPO = Path(__file__).resolve().parents[1]
-SOLUTIONS = REPO / "solutions"
-RELEASE = REPO / "course"
+
+def kit_root() -> Path:
+    """The folder holding solutions/ and course/.
+
+    A wheel ships them inside the package as autograder/notebooks/ (see setup.py); a
+    checkout, and so an editable install, keeps them at the repository root.
+    """
+    package = Path(__file__).resolve().parent
+    shipped = package / "notebooks"
+    return shipped if shipped.is_dir() else package.parent
+
+
+KIT = kit_root()
+SOLUTIONS = KIT / "solutions"
+RELEASE = KIT / "course"
 CONFIG_FILE = "nbgrader_config.py"
 STATE_DIR = ".gradkit"  # gradkit's own scratch space inside a course directory
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from autograder.course import RELEASE, REPO, SOLUTIONS, assignments, check_assignment, run_converter
+from autograder.course import KIT, RELEASE, SOLUTIONS, assignments, check_assignment, run_converter
 
 
 def generate(names: list[str] | None = None, release_dir: Path = RELEASE) -> list[Path]:
@@ -20,7 +20,7 @@ def generate(names: list[str] | None = None, release_dir: Path = RELEASE) -> lis
     for name in names:
         check_assignment(name)
     c = Config()
-    c.CourseDirectory.root = str(REPO)
+    c.CourseDirectory.root = str(KIT)
     c.CourseDirectory.source_directory = str(SOLUTIONS)
     c.CourseDirectory.release_directory = str(Path(release_dir).resolve())
     c.GenerateAssignment.no_database = True

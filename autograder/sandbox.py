@@ -164,12 +164,14 @@ def command(cmd: list[str], limits: Limits, *, profile: str = "kernel", rw: tupl
     rw, ro : host paths bound at the same place, writable / read-only ("SRC=DEST" to move)
     log : file that gets the sandboxed process's stderr (and stdout for a kernel)
     """
+    from autograder.course import SOLUTIONS  # the launcher itself imports nothing of the kit
+
     binds = [a for p in rw for a in ("--rw", p)] + [a for p in ro for a in ("--ro", p)]
     isolation = ["--bwrap", bwrap()] if sandbox and bwrap() else []
     # Run as a script, isolated and without site: it needs nothing but the standard library.
     return [sys.executable, "-I", "-S", str(Path(__file__).resolve()), *limits.args(),
-            "--profile", profile,
-            *binds, "--log", log, *isolation, "--", *cmd]  # fmt: skip
+            "--profile", profile, *binds, "--hide", str(SOLUTIONS),
+            "--log", log, *isolation, "--", *cmd]  # fmt: skip
 
 
 def python_of(profile: str) -> str:
@@ -218,6 +220,8 @@ def _bwrap_args(args) -> list[str]:
         else:
             cmd += [how, src, dest]
         made.add(dest)
+    for masked in _masked(args.hide, binds):  # an empty, read-only folder in their place
+        cmd += ["--tmpfs", masked, "--remount-ro", masked]
     if args.profile == "calls":  # no package but the ones the grader put in its site
         site = os.path.join(sys.base_prefix, "lib", f"python3.{sys.version_info.minor}")
         for hidden in (os.path.join(site, "site-packages"), *FOREIGN_PYTHON):
@@ -228,6 +232,18 @@ def _bwrap_args(args) -> list[str]:
     for name, value in _environment(args.profile).items():
         cmd += ["--setenv", name, value]
     return cmd
+
+
+def _masked(hidden: list[str], binds: list[tuple[str, str, str]]) -> list[str]:
+    """Where the ``hidden`` host folders would show through a bind, e.g. the solutions of a
+    kit installed from a wheel, which lie inside the venv that a kernel sees."""
+    out = []
+    for src, dest, _ in binds:
+        for path in filter(os.path.isdir, hidden):
+            inner = os.path.relpath(os.path.realpath(path), os.path.realpath(src))
+            if inner != os.pardir and not inner.startswith(os.pardir + os.sep):
+                out.append(os.path.normpath(os.path.join(dest, inner)))
+    return list(dict.fromkeys(out))
 
 
 def _pairs(paths: list[str]) -> list[tuple[str, str]]:
@@ -347,6 +363,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", choices=("kernel", "calls"), default="kernel")
     parser.add_argument("--rw", action="append", default=[])
     parser.add_argument("--ro", action="append", default=[])
+    parser.add_argument("--hide", action="append", default=[], help="a folder shown empty")
     parser.add_argument("--log", required=True)
     parser.add_argument("--bwrap", help="a bwrap the grader found working (probed once there)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
