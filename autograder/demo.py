@@ -85,8 +85,10 @@ STUDENTS = (
             edits={"buggy_blocks": [("report.failing()}",
                                      'report.failing() if block.name.startswith("W")}')],
                    "backward_fixed": [("db1 = 1.0 / m", "db1 = 4.0 / m")]}),
-    Student("tamper", "patches abs, numpy and the grader, returns zero gradients",
-            {**FULL, "test_backward": 0.0}, edits={"L_model_backward": ZERO_BACKWARD},
+    Student("tamper", "patches abs, numpy and the grader, returns zero gradients: fools "
+            "only its own grad check (buggy_blocks)",
+            {**FULL, "test_backward": 0.0, "test_buggy_blocks": 0.0},
+            edits={"L_model_backward": ZERO_BACKWARD},
             extra=(TAMPER_CELL,)),
     Student("shortcut", "calls the reference backward instead of writing one",
             {**FULL, "test_backward": 0.0}, edits={"L_model_backward": REFERENCE_BACKWARD}),

@@ -25,9 +25,18 @@ DIFFERENCE_RTOL = 1e-6  # the difference returned by grad_check against the one 
 MOVED = 1e-12  # an entry of θ (|θ_i| < 1) further than this from its value was moved
 
 # What would answer for the student in each task (see Task.forbidden).
-NO_RELATIVE_DIFFERENCE = ("gradlib.gradcheck.relative_difference",)
-NO_CHECK_GRADIENTS = ("gradlib.gradcheck.check_gradients", "gradlib.numdiff._gradient")
-NO_THRESHOLDS = ("gradlib.gradcheck.thresholds", "gradlib.report.Thresholds.verdict")
+NO_RELATIVE_DIFFERENCE = (
+    "gradlib.relative_difference",
+    "gradlib.gradcheck.relative_difference",
+    "gradlib.verdicts.relative_difference",
+)
+NO_CHECK_GRADIENTS = ("gradlib.check_gradients", "gradlib.gradcheck.check_gradients")
+NO_THRESHOLDS = (
+    "gradlib.thresholds",
+    "gradlib.gradcheck.thresholds",
+    "gradlib.verdicts",
+    "gradlib.report.Thresholds.verdict",
+)
 
 
 # --- relative_diff ----------------------------------------------------------------------
