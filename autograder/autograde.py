@@ -11,7 +11,6 @@ and the scores are those of a serial `nbgrader autograde`.
 
 from __future__ import annotations
 
-import fcntl
 import glob
 import html
 import multiprocessing
@@ -46,6 +45,7 @@ from autograder.course import (
 )
 from autograder.ingest import Intake, ingest, write
 from autograder.inputs import course_secret
+from autograder.lock import course_lock
 from autograder.sandbox import confine_worker, remove_stale_cgroups, require_isolation
 from autograder.sandbox import describe as sandbox_status
 from autograder.worker import Executed, Job, execute_submission
@@ -62,6 +62,7 @@ class Summary:
     failed: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     refused: dict[str, list[str]] = field(default_factory=dict)  # files not let in
+    notes: list[str] = field(default_factory=list)  # what gradkit changed in the course
     seconds: float = 0.0
     sandbox: list[str] = field(default_factory=sandbox_status)
 
@@ -75,6 +76,7 @@ class Summary:
             f"  refused from {s}: {'; '.join(why)}" for s, why in sorted(self.refused.items())
         ]
         lines += [f"  sandbox: {line}" for line in self.sandbox if "NOT" in line]
+        lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
 
 
@@ -151,24 +153,16 @@ def autograde(
     require_isolation(sandbox)
     secret = course_secret(secret)
     found = submissions(course_dir, assignment)
-    with exclusive(course_dir):
+    with exclusive(course_dir, assignment):
         return _autograde(assignment, course_dir, found, workers, force, timeout, secret, db_url,
                           executor, progress, start, sandbox)  # fmt: skip
 
 
 @contextmanager
-def exclusive(course_dir: Path):
-    """Hold the course directory's lock; clear what a killed run left behind."""
-    state = course_dir / STATE_DIR
-    state.mkdir(parents=True, exist_ok=True)
-    with open(state / "autograde.lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CourseError(
-                f"another gradkit autograde is running on {course_dir}; wait for it to finish."
-            ) from None
-        for stale in state.glob("autograde-*"):  # work folders of a killed run
+def exclusive(course_dir: Path, assignment: str):
+    """Hold the course directory's grading lock; clear what a killed run left behind."""
+    with course_lock(course_dir, f"gradkit autograde {assignment}"):
+        for stale in (course_dir / STATE_DIR).glob("autograde-*"):  # a killed run's work
             shutil.rmtree(stale, ignore_errors=True)
         yield
 
@@ -176,7 +170,8 @@ def exclusive(course_dir: Path):
 def _autograde(assignment, course_dir, found, workers, force, timeout, secret, db_url, executor,
                progress, start, sandbox) -> Summary:  # fmt: skip
     summary = Summary()
-    write_config_file(course_dir)
+    if note := write_config_file(course_dir, db_url):
+        summary.notes.append(note)
     settings = course_settings(course_dir)
     config = nbgrader_config(course_dir, db_url=db_url, timeout=timeout, settings=settings)
     config.GradkitExecute.sandbox = sandbox

@@ -81,23 +81,148 @@ def check_assignment(name: str) -> None:
         )
 
 
-# Sections of the course's nbgrader_config.py that gradkit's own runs honour too: the
-# per-cell timeout, the sandbox limits, output limits. Paths and preprocessors are gradkit's.
+# Sections of the course's config that gradkit's workers get (a job carries no more).
 TA_SECTIONS = ("Execute", "GradkitExecute", "LimitOutput", "IgnorePattern")
 
 
-def course_settings(course_dir: Path) -> dict:
-    """The TA's settings from course_dir/nbgrader_config.py (TA_SECTIONS and db_url)."""
+# The block gradkit keeps at the end of the course's nbgrader_config.py. Everything above it
+# is the TA's (course_id, exchange, late penalties, timeouts, the database); the block only
+# puts gradkit's pipeline in place, computed when nbgrader loads the file, so that moving or
+# reinstalling the kit never leaves a stale path behind.
+BLOCK_START = "# >>> gradkit >>>"
+BLOCK_END = "# <<< gradkit <<<"
+
+
+def apply_gradkit(c: Config) -> Config:
+    """Make ``c`` grade the gradkit way (what the course's nbgrader_config.py calls).
+
+    Sets the source of the assignments (the kit's solutions/), where they are generated,
+    and nbgrader's preprocessors; leaves every other setting of the TA's as it is.
+    """
+    c.CourseDirectory.source_directory = str(SOLUTIONS)
+    c.CourseDirectory.release_directory = os.path.join(STATE_DIR, "release")  # in the root
+    c.Autograde.sanitize_preprocessors = SANITIZE
+    c.OverwriteCells.add_missing_cells = True  # a deleted test cell comes back, and is graded
+    c.Autograde.autograde_preprocessors = [EXECUTE, *AFTER_EXECUTE]
+    c.GenerateFeedback.preprocessors = FEEDBACK
+    return c
+
+
+def load_course_config(course_dir: Path) -> Config:
+    """The course's nbgrader_config.py as nbgrader loads it (an empty Config without one)."""
     path = Path(course_dir) / CONFIG_FILE
     if not path.is_file():
-        return {}
+        return Config()
     from traitlets.config.loader import PyFileConfigLoader
 
-    loaded = PyFileConfigLoader(CONFIG_FILE, path=str(path.parent)).load_config()
-    settings = {k: dict(loaded[k]) for k in TA_SECTIONS if k in loaded and loaded[k]}
-    if "db_url" in loaded.get("CourseDirectory", {}):
-        settings["CourseDirectory"] = {"db_url": loaded.CourseDirectory.db_url}
-    return settings
+    try:
+        return PyFileConfigLoader(CONFIG_FILE, path=str(path.parent)).load_config()
+    except Exception as exc:  # the TA's Python: any error it can raise
+        raise CourseError(f"{path} does not load ({type(exc).__name__}: {exc}); fix it.") from None
+
+
+def course_settings(course_dir: Path) -> Config:
+    """The TA's settings for gradkit's runs: the whole course config, gradkit's paths aside."""
+    loaded = load_course_config(course_dir)
+    for key in ("root", "source_directory", "release_directory", "submitted_directory"):
+        loaded.get("CourseDirectory", {}).pop(key, None)
+    return loaded
+
+
+def write_config_file(course_dir: Path, db_url: str | None = None) -> str:
+    """Make the course's nbgrader_config.py grade the gradkit way; say what changed ("" if
+    nothing did).
+
+    No file: one is written, with the defaults a TA may edit and gradkit's block. A file
+    without the block (every existing nbgrader course): the block is appended and the file
+    as it was is kept beside it as nbgrader_config.py.before-gradkit. ``db_url`` (gradkit's
+    --db-url) goes into the file when the file names no database, so that plain nbgrader
+    uses the same gradebook; a different one there is an error. Then the file is loaded as
+    nbgrader loads it, and a setting that would still undo gradkit's pipeline (written
+    after the block) is an error that names it: no nbgrader entry point may grade this
+    course another way.
+    """
+    path = Path(course_dir) / CONFIG_FILE
+    note = ""
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise CourseError(f"{path} is not a regular file; gradkit reads and writes it.")
+    if not path.exists():
+        path.write_text(_NEW_FILE + _block(db_url))
+        note = f"wrote {path}"
+    else:
+        text = path.read_text()
+        if BLOCK_START not in text:
+            backup = path.with_name(CONFIG_FILE + ".before-gradkit")
+            if not backup.exists():
+                backup.write_text(text)
+            path.write_text(text.rstrip("\n") + "\n\n" + _block(None))
+            note = f"added gradkit's block to {path} (the file as it was: {backup.name})"
+        if db_url:
+            named = load_course_config(course_dir).get("CourseDirectory", {}).get("db_url")
+            if named and named != db_url:
+                raise CourseError(
+                    f"{path} grades into {named}, not {db_url}: drop --db-url, or change "
+                    "c.CourseDirectory.db_url there (plain nbgrader reads that file too)."
+                )
+            if not named:
+                _set_block(path, _block(db_url))
+                note = note or f"recorded the gradebook's URL in {path}"
+    _check_pipeline(path)
+    return note
+
+
+def _block(db_url: str | None) -> str:
+    lines = [
+        f"{BLOCK_START} written by gradkit: nbgrader here grades as `gradkit autograde` does",
+        "import autograder.course  # noqa: E402",
+        "",
+        "autograder.course.apply_gradkit(c)  # noqa: F821",
+    ]
+    if db_url:
+        lines.append(f"c.CourseDirectory.db_url = {db_url!r}  # noqa: F821")
+    return "\n".join([*lines, BLOCK_END, ""])
+
+
+def _set_block(path: Path, block: str) -> None:
+    text = path.read_text()
+    start, end = text.index(BLOCK_START), text.index(BLOCK_END) + len(BLOCK_END)
+    path.write_text(text[:start] + block.rstrip("\n") + text[end:])
+
+
+def _check_pipeline(path: Path) -> None:
+    c = load_course_config(path.parent)
+    wanted = apply_gradkit(Config())
+    for section, key in (("Autograde", "sanitize_preprocessors"),
+                         ("Autograde", "autograde_preprocessors"),
+                         ("GenerateFeedback", "preprocessors"),
+                         ("OverwriteCells", "add_missing_cells")):  # fmt: skip
+        if c.get(section, {}).get(key) != wanted[section][key]:
+            raise CourseError(
+                f"{path} sets c.{section}.{key} after gradkit's block, so plain nbgrader would "
+                f"grade this course another way (the hidden tests then give 0): delete that "
+                f"line, or move it above the line {BLOCK_START!r}."
+            )
+
+
+_NEW_FILE = """# nbgrader's configuration of this course, yours to edit (course_id, exchange, late
+# penalties, the database...): `gradkit autograde` uses it as plain nbgrader does. Keep
+# gradkit's block at the end: it puts gradkit's grading pipeline in place.
+c = get_config()  # noqa: F821
+c.Execute.timeout = 30  # seconds per cell
+# The grading kernel's sandbox (autograder.sandbox); these are the defaults:
+# c.GradkitExecute.memory_limit_mb = 2048
+# c.GradkitExecute.cpu_limit_seconds = 600
+# c.GradkitExecute.process_limit = 64
+# c.GradkitExecute.file_size_limit_mb = 64
+# c.GradkitExecute.disk_limit_mb = 256
+# c.GradkitExecute.allow_network = False
+# c.GradkitExecute.notebook_timeout = 300
+# c.GradkitExecute.output_limit_kb = 256
+# c.GradkitExecute.notebook_output_limit_kb = 4096
+# A late submission (nbgrader's LateSubmissionPlugin; due dates live in the gradebook):
+# c.LateSubmissionPlugin.penalty_method = "zero"
+
+"""
 
 
 def nbgrader_config(
@@ -112,53 +237,16 @@ def nbgrader_config(
     ``settings`` (see course_settings) come first; an explicit ``db_url`` or ``timeout``
     overrides them.
     """
-    c = Config(settings or {})
+    c = Config()
+    c.merge(Config(settings or {}))
     c.CourseDirectory.root = str(course_dir)
-    c.CourseDirectory.source_directory = str(SOLUTIONS)
+    apply_gradkit(c)
     c.CourseDirectory.release_directory = str(course_dir / STATE_DIR / "release")
     if db_url:
         c.CourseDirectory.db_url = db_url
-    c.Autograde.sanitize_preprocessors = SANITIZE
-    c.OverwriteCells.add_missing_cells = True  # a deleted test cell comes back, and is graded
-    c.Autograde.autograde_preprocessors = [EXECUTE, *AFTER_EXECUTE]
-    c.GenerateFeedback.preprocessors = FEEDBACK
     if timeout is not None:
         c.Execute.timeout = timeout
     return c
-
-
-def write_config_file(course_dir: Path) -> Path:
-    """nbgrader_config.py so that plain `nbgrader autograde` in the course dir grades as gradkit.
-
-    Written once; after that it is the TA's file (gradkit honours its TA_SECTIONS). The
-    course secret is read from the environment at grading time, never written here.
-    """
-    path = course_dir / CONFIG_FILE
-    if path.exists():
-        return path
-    path.write_text(f"""# Written by gradkit: plain `nbgrader` here grades as `gradkit` does.
-# Yours to edit: `gradkit autograde` also uses the Execute, GradkitExecute, LimitOutput and
-# IgnorePattern settings below (and CourseDirectory.db_url); gradkit sets the rest itself.
-c = get_config()  # noqa: F821
-c.CourseDirectory.source_directory = {str(SOLUTIONS)!r}
-c.CourseDirectory.release_directory = {str(course_dir / STATE_DIR / "release")!r}
-c.Autograde.sanitize_preprocessors = {SANITIZE!r}
-c.OverwriteCells.add_missing_cells = True
-c.Autograde.autograde_preprocessors = {[EXECUTE, *AFTER_EXECUTE]!r}
-c.GenerateFeedback.preprocessors = {FEEDBACK!r}
-c.Execute.timeout = 30  # seconds per cell
-# The grading kernel's sandbox (autograder.sandbox); these are the defaults:
-# c.GradkitExecute.memory_limit_mb = 2048
-# c.GradkitExecute.cpu_limit_seconds = 600
-# c.GradkitExecute.process_limit = 64
-# c.GradkitExecute.file_size_limit_mb = 64
-# c.GradkitExecute.disk_limit_mb = 256
-# c.GradkitExecute.allow_network = False
-# c.GradkitExecute.notebook_timeout = 300
-# c.GradkitExecute.output_limit_kb = 256
-# c.GradkitExecute.notebook_output_limit_kb = 4096
-""")
-    return path
 
 
 def nbgrader_environment() -> None:

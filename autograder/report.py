@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +18,16 @@ class Report:
 
     questions: list[tuple[str, str, float]]  # (assignment, grade_id, max points)
     scores: dict[tuple[str, str], dict[str, float]]  # (student, assignment) -> grade_id -> score
+    penalties: dict[tuple[str, str], float] = field(default_factory=dict)  # late, nbgrader's
     csv: Path | None = None
+    totals_csv: Path | None = None
     stats_csv: Path | None = None
     histogram: Path | None = None
 
     def totals(self, assignment: str) -> dict[str, float]:
-        return {s: sum(q.values()) for (s, a), q in self.scores.items() if a == assignment}
+        """student -> points for ``assignment``, less the late penalty nbgrader assigned."""
+        return {s: max(0.0, sum(q.values()) - self.penalties.get((s, a), 0.0))
+                for (s, a), q in self.scores.items() if a == assignment}  # fmt: skip
 
     def stats(self) -> list[tuple[str, str, float, float, float, float]]:
         """(assignment, question, max, mean, min, max scored) per question."""
@@ -46,7 +50,7 @@ def collect(db_url: str) -> Report:
     from nbgrader.api import Gradebook
 
     nbgrader_environment()
-    questions, scores = [], {}
+    questions, scores, penalties = [], {}, {}
     with Gradebook(db_url) as gb:
         for assignment in gb.assignments:
             for notebook in assignment.notebooks:
@@ -56,7 +60,11 @@ def collect(db_url: str) -> Report:
                 row = scores.setdefault((sub.student_id, assignment.name), {})
                 for nb in sub.notebooks:
                     row.update({g.name: float(g.score) for g in nb.grades})
-    return Report(questions, scores)
+                if sub.late_submission_penalty:
+                    penalties[(sub.student_id, assignment.name)] = float(
+                        sub.late_submission_penalty
+                    )
+    return Report(questions, scores, penalties)
 
 
 def write_report(course_dir, db_url: str | None = None) -> Report:
@@ -79,6 +87,7 @@ def write_report(course_dir, db_url: str | None = None) -> Report:
             for question, score in sorted(row.items()):
                 writer.writerow([student, assignment, question, score,
                                  limits.get((assignment, question), "")])  # fmt: skip
+    report.totals_csv = _totals_table(report, course_dir / "totals.csv")
     report.stats_csv = course_dir / "question_stats.csv"
     with report.stats_csv.open("w", newline="") as f:
         writer = csv.writer(f)
@@ -86,6 +95,25 @@ def write_report(course_dir, db_url: str | None = None) -> Report:
         writer.writerows(report.stats())
     report.histogram = _histogram(report, course_dir / "score_histogram.png")
     return report
+
+
+def _totals_table(report: Report, path: Path) -> Path:
+    """One row per student: each assignment's points after its late penalty, the penalty,
+    and the total."""
+    assignments = sorted({a for _, a in report.scores})
+    students = sorted({s for s, _ in report.scores})
+    totals = {a: report.totals(a) for a in assignments}
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", *assignments, *(f"{a} late penalty" for a in assignments),
+                         "total"])  # fmt: skip
+        for student in students:
+            points = [totals[a].get(student, "") for a in assignments]
+            late = [report.penalties.get((student, a), 0.0) if (student, a) in report.scores
+                    else "" for a in assignments]  # fmt: skip
+            writer.writerow([student, *points, *late,
+                             sum(p for p in points if p != "")])  # fmt: skip
+    return path
 
 
 def _histogram(report: Report, path: Path) -> Path:

@@ -63,6 +63,7 @@ def execute_submission(job: Job) -> Executed:
         config = nbgrader_config(root, settings=job.settings)
         config.Autograde.autograde_preprocessors = [EXECUTE]  # execution only: no scoring here
         config.GradkitExecute.secret = job.secret
+        config.GradkitExecute.course_lock = False  # a private copy; the parent holds the lock
         errors, handler = _capture_log()
         try:
             run_converter(Autograde, config, job.assignment, glob.escape(job.student))

@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import time
+from pathlib import Path
 
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
@@ -29,6 +30,7 @@ from autograder.assignments import tasks_for
 from autograder.callbox import CallBox
 from autograder.grading import grade_answer, large_inputs, secret_inputs
 from autograder.inputs import SECRET_ENV, course_secret
+from autograder.lock import course_lock
 from autograder.sandbox import NOBODY, Limits, command, remove_stale_cgroups, require_isolation
 
 
@@ -97,6 +99,12 @@ class GradkitExecute(Execute):
         "(the sandboxed code itself sees only an allow-list, see autograder.sandbox).",
     ).tag(config=True)
 
+    course_lock = Bool(
+        True,
+        help="Hold the course directory's grading lock (autograder.lock) while a notebook is "
+        "graded, so that plain nbgrader and a running `gradkit autograde` never grade the same "
+        "course at once. gradkit's own workers, which grade private copies, turn it off.",
+    ).tag(config=True)
     sandbox = Bool(
         True,
         help="Isolate student code with bubblewrap; False (gradkit's --no-sandbox) runs it "
@@ -159,6 +167,13 @@ class GradkitExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         require_isolation(self.sandbox)
+        if not self.course_lock:
+            return self._preprocess(nb, resources, km)
+        root = self.config.get("CourseDirectory", {}).get("root") or os.getcwd()
+        with course_lock(Path(root), "nbgrader autograde"):
+            return self._preprocess(nb, resources, km)
+
+    def _preprocess(self, nb, resources, km):
         self._stopped: str | None = None
         self._started = time.monotonic()
         self._boxes: dict[tuple[str, ...], CallBox] = {}

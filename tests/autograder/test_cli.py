@@ -65,16 +65,24 @@ def test_every_design_command_exists():
 
 
 def test_the_course_config_file_is_written_once_and_honoured(tmp_path):
-    from autograder.course import course_settings, nbgrader_config, write_config_file
+    from autograder.course import (
+        BLOCK_START,
+        CONFIG_FILE,
+        course_settings,
+        nbgrader_config,
+        write_config_file,
+    )
 
-    path = write_config_file(tmp_path)
+    write_config_file(tmp_path)
+    path = tmp_path / CONFIG_FILE
     assert "c.Execute.timeout = 30" in path.read_text()
     edits = (
         "c.GradkitExecute.memory_limit_mb = 512\nc.Execute.timeout = 7\n"
         "c.CourseDirectory.db_url = 'sqlite:////x/gb.db'\n"
     )
-    path.write_text(path.read_text() + edits)
-    write_config_file(tmp_path)  # a TA's edits are kept
+    before, block = path.read_text().split(BLOCK_START)
+    path.write_text(before + edits + BLOCK_START + block)  # the TA's lines, above the block
+    assert write_config_file(tmp_path) == ""  # a TA's edits are kept
     settings = course_settings(tmp_path)
     assert settings["GradkitExecute"] == {"memory_limit_mb": 512}
     config = nbgrader_config(tmp_path, settings=settings)

@@ -75,7 +75,8 @@ def test_two_runs_on_one_course_are_refused(tmp_path):
             assert time.monotonic() < deadline
             time.sleep(0.1)
         time.sleep(0.5)
-        with pytest.raises(CourseError, match="another gradkit autograde is running"):
+        busy = r"gradkit autograde 04-backprop \(pid \d+\) is grading in"
+        with pytest.raises(CourseError, match=busy):
             autograde("04-backprop", tmp_path, workers=1, secret=SECRET)
     finally:
         proc.wait(timeout=240)
@@ -141,3 +142,23 @@ def test_a_worker_that_dies_fails_its_own_submission_and_no_other(tmp_path):
     assert pool.rounds == {"ada": 2, "culprit": 3}
     scores = collect(f"sqlite:///{tmp_path / 'gradebook.db'}").scores
     assert scores[("ada", "04-backprop")] == demo.FULL
+
+
+@pytest.mark.parametrize("assignment", ["02-unrolling", "03-gradient-checking"])
+def test_a_notebook_with_every_cell_deleted_earns_zero_and_fails_nothing(tmp_path, assignment):
+    # 02 has test cells right after locked cells of the kit's (compare_theta): nbgrader's
+    # add_missing_cells alone failed the whole notebook there with KeyError.
+
+    folder = tmp_path / "submitted" / "empty" / assignment
+    folder.mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(), folder / f"{assignment}.ipynb")
+    summary = autograde(assignment, tmp_path, workers=1, secret=SECRET)
+    assert summary.graded == ["empty"] and summary.failed == {}, summary.text()
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    report = collect(url)
+    questions = {q for a, q, _ in report.questions if a == assignment}
+    assert report.scores[("empty", assignment)] == dict.fromkeys(questions, 0.0)
+    graded = nbformat.read(tmp_path / "autograded" / "empty" / assignment / f"{assignment}.ipynb",
+                           as_version=4)  # fmt: skip
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in graded.cells]
+    assert questions <= set(ids)  # every test cell is back, and was run
