@@ -31,11 +31,10 @@ from gradlib.gradcheck import make_report
 from gradlib.layers import KINKED, activation_forward, apply_dropout, linear_forward
 from gradlib.layers import loss_from_logits as data_loss
 from gradlib.nn import (
+    check_forward,
     check_lambd,
-    check_shapes,
     check_targets,
-    cost_from_caches,
-    forward,
+    forward_checked,
     l2_penalty,
     square_norm,
 )
@@ -43,8 +42,10 @@ from gradlib.numdiff import step_sizes
 from gradlib.report import GradCheckReport
 from gradlib.unroll import grads_to_vector, params_to_vector
 
-# Most array elements one batch of perturbed passes may hold (B · n_l · m), ~2 MB of float64.
-BATCH_ELEMENTS = 1 << 18
+# Most array elements one batch of perturbed passes may hold (B · n_l · m): 1 MB of float64.
+# Measured on the course's networks (benchmarks/bench_gradcheck.py): twice this was up to 4×
+# slower on [64, 32, 10] (arrays past the cache), a quarter of it 1.5× slower on [2, 20, 3, 1].
+BATCH_ELEMENTS = 1 << 17
 
 
 def numerical_network_gradient(
@@ -122,15 +123,14 @@ def check_network(
 
 def _differences(params, X, Y, hidden, output, lambd, keep_prob, dropout_seed, eps) -> dict:
     """θ's spec, numeric gradient and kinks (shape (n,)), J(θ) and the work done."""
+    # Validated here, once: the passes below run on checked arrays (X and every block
+    # finite, shapes that fit, known activations, Y of the output's shape).
     check_lambd(lambd)
-    X = check_shapes(X, params)[0]
+    X, L = check_forward(X, params, hidden, output, keep_prob, dropout_seed)
     theta, spec = params_to_vector(params)
-    require_finite(theta, "theta", spec.label)
     warn_if_low_precision(theta, "params")
-    require_finite(X, "X")
-    _, caches = forward(X, params, hidden, output, keep_prob, dropout_seed)
+    _, caches = forward_checked(X, params, L, hidden, output, keep_prob, dropout_seed)
     Y = check_targets(Y, caches[-1]["activation"][1].shape, output)
-    require_finite(Y, "Y")
     run = _Run(caches, Y, hidden, output, lambd)
     steps = step_sizes(theta, eps, "central")
     stuck = np.flatnonzero((theta + steps == theta) | (theta - steps == theta))
@@ -149,7 +149,7 @@ def _differences(params, X, Y, hidden, output, lambd, keep_prob, dropout_seed, e
         "spec": spec,
         "numeric": numeric,
         "kinks": kinks,
-        "j0": float(cost_from_caches(caches, Y, lambd)),
+        "j0": float(run.cost()),
         "evaluations": ceil(run.macs / run.forward_macs),
     }
 
@@ -167,6 +167,12 @@ class _Run:
         self.macs = 2 * self.forward_macs  # the unperturbed pass, and W_l A_{l-1} for the b_l
         widest = max(c["linear"][1].shape[0] for c in caches)
         self.batch = max(1, BATCH_ELEMENTS // (widest * self.m))
+        self.buffers: dict = {}
+
+    def cost(self):
+        """J at θ: nn.cost_from_caches of the unperturbed pass, without checking again."""
+        J = data_loss(self.caches[-1]["activation"][1], self.Y, self.output)
+        return J + l2_penalty(self.norms, self.lambd, self.m) if self.lambd else J
 
     def all_layers(self, spec, plus, minus):
         """Yield (θ indices, J at θ + h, J at θ − h, kink) batch by batch, for every block.
@@ -178,43 +184,45 @@ class _Run:
             yield self._biases(layer, spec.block(f"b{layer}"), plus, minus)
 
     def _weights(self, layer, at, plus, minus):
-        """Batches of W_layer's entries (slice ``at`` of θ), a group of columns at a time."""
+        """Batches of W_layer's entries (slice ``at`` of θ), a group of columns at a time,
+        each entry moved both ways in the same batch."""
         A_prev, W, b = self.caches[layer - 1]["linear"]
         n_l, n_prev = W.shape
         row_sums = np.sum(np.square(W), axis=-1)  # the inner sums of nn.square_norm
-        group = max(1, self.batch // n_l)
+        group = max(1, self.batch // (2 * n_l))
         for start in range(0, n_prev, group):
             cols = np.arange(start, min(start + group, n_prev))
             rows = np.tile(np.arange(n_l), cols.size)  # entry (rows[k], cols[k // n_l])
             idx = at.start + rows * n_prev + np.repeat(cols, n_l)
-            results = []
+            Z_rows, norms = [], []
             for values in (plus, minus):
                 # W_layer with all of column c moved: row r of its product is the black
                 # box's row r of Z_layer when W_layer[r, c] alone moves.
                 moved = np.repeat(W[None], cols.size, axis=0)
                 moved[np.arange(cols.size), :, cols] = values[at].reshape(W.shape)[:, cols].T
-                Z_rows = linear_forward(A_prev, moved, b)[0].reshape(-1, self.m)
-                norm = None
+                Z_rows.append(linear_forward(A_prev, moved, b)[0].reshape(-1, self.m))
                 if self.lambd:  # nn.square_norm of each moved W_layer, from its row sums
                     sums = np.repeat(row_sums[None], idx.size, axis=0)
                     sums[np.arange(idx.size), rows] = np.sum(np.square(moved), axis=-1).ravel()
-                    norm = np.sum(sums, axis=-1)
-                results.append(self._evaluate(layer, rows, Z_rows, norm))
+                    norms.append(np.sum(sums, axis=-1))
             self.macs += 2 * cols.size * W.size * self.m + 2 * idx.size * self.above[layer - 1]
-            (jp, kp), (jm, km) = results
-            yield idx, jp, jm, kp | km
+            yield self._both_ways(layer, idx, rows, Z_rows, norms)
 
     def _biases(self, layer, at, plus, minus):
-        """One batch of b_layer's entries (slice ``at`` of θ)."""
+        """One batch of b_layer's entries (slice ``at`` of θ), moved both ways."""
         A_prev, W, b = self.caches[layer - 1]["linear"]
         product = W @ A_prev  # linear_forward's product, before b is added
         rows = np.arange(b.shape[0])
-        (jp, kp), (jm, km) = (
-            self._evaluate(layer, rows, product + values[at].reshape(b.shape), None)
-            for values in (plus, minus)
-        )
+        Z_rows = [product + values[at].reshape(b.shape) for values in (plus, minus)]
         self.macs += 2 * rows.size * self.above[layer - 1]
-        return at.start + rows, jp, jm, kp | km
+        return self._both_ways(layer, at.start + rows, rows, Z_rows, [])
+
+    def _both_ways(self, layer, idx, rows, Z_rows, norms):
+        """(θ indices, J at θ + h, J at θ − h, kink) from the rows moved each way."""
+        J, kink = self._evaluate(layer, np.concatenate([rows, rows]), np.concatenate(Z_rows),
+                                 np.concatenate(norms) if norms else None)  # fmt: skip
+        n = idx.size
+        return idx, J[:n], J[n:], kink[:n] | kink[n:]
 
     def _evaluate(self, layer, rows, Z_rows, norm):
         """J and kink flags, shape (B,), for B passes that differ from the unperturbed one
@@ -231,12 +239,17 @@ class _Run:
         return np.concatenate(J), np.concatenate(kink)
 
     def _passes(self, layer, rows, Z_rows, norm):
-        at = np.arange(rows.size)
+        """J and kinks of rows.size passes; the (B, n, m) arrays of the layers above live in
+        buffers kept across batches (allocating them anew each time made the check
+        page-fault bound: a third of its time in the kernel on the 8×8-digits network)."""
+        B = rows.size
+        at = np.arange(B)
         cache = self.caches[layer - 1]
         Z_base = cache["activation"][1]
-        kink = np.zeros(rows.size, bool)
+        kink = np.zeros(B, bool)
         if layer == self.L:
-            Z = np.repeat(Z_base[None], rows.size, axis=0)
+            Z = self._buffer(("Z", layer), (B, *Z_base.shape))
+            Z[...] = Z_base
             Z[at, rows] = Z_rows
         else:
             mask = cache["dropout"][0][rows] if cache["dropout"] else None
@@ -244,18 +257,23 @@ class _Run:
             A_rows = activation_forward(Z_rows, self.hidden)[0]
             if mask is not None:
                 A_rows = apply_dropout(A_rows, mask, cache["dropout"][1])
-            A = np.repeat(self.caches[layer]["linear"][0][None], rows.size, axis=0)
+            A = self._buffer(("A", layer), (B, *Z_base.shape))
+            A[...] = self.caches[layer]["linear"][0]
             A[at, rows] = A_rows
-            for above in self.caches[layer:]:
+            for k in range(layer + 1, self.L + 1):
+                above = self.caches[k - 1]
                 _, W, b = above["linear"]
-                Z = linear_forward(A, W, b)[0]
-                if above is self.caches[-1]:
+                Z = self._buffer(("Z", k), (B, W.shape[0], self.m))
+                np.matmul(W, A, out=Z)  # linear_forward's W @ A + b, into the buffer
+                Z += b
+                if k == self.L:
                     break
                 mask = above["dropout"][0] if above["dropout"] else None
                 kink |= self._crossed(Z, above["activation"][1], mask, axes=(-2, -1))
-                A = activation_forward(Z, self.hidden)[0]
+                A = self._buffer(("A", k), Z.shape)
+                self._activate(Z, A)
                 if mask is not None:
-                    A = apply_dropout(A, mask, above["dropout"][1])
+                    A[...] = apply_dropout(A, mask, above["dropout"][1])
         J = data_loss(Z, self.Y, self.output)
         if self.lambd:
             norms = list(self.norms)
@@ -263,6 +281,23 @@ class _Run:
                 norms[layer - 1] = norm
             J = J + l2_penalty(norms, self.lambd, self.m)
         return J, kink
+
+    def _buffer(self, key, shape):
+        """A float64 array of ``shape`` kept under ``key`` (the first batch is the largest)."""
+        size = int(np.prod(shape))
+        buffer = self.buffers.get(key)
+        if buffer is None or buffer.size < size:
+            buffer = self.buffers[key] = np.empty(size)
+        return buffer[:size].reshape(shape)
+
+    def _activate(self, Z, out):
+        """activation_forward(Z, hidden)[0], written into ``out``: the same values."""
+        if self.hidden == "relu":
+            np.maximum(Z, 0.0, out=out)
+        elif self.hidden == "tanh":
+            np.tanh(Z, out=out)
+        else:
+            out[...] = activation_forward(Z, self.hidden)[0]
 
     def _crossed(self, Z, Z_base, mask, axes=-1):
         """Whether any kept pre-activation changed side of the kink at 0, per pass."""

@@ -104,10 +104,24 @@ def forward(
         (name, Z, A) — for layer L (output name, Z_L, A_L) — and "dropout" (mask, keep_prob)
         or None
     """
+    X, L = check_forward(X, params, hidden, output, keep_prob, dropout_seed)
+    return forward_checked(X, params, L, hidden, output, keep_prob, dropout_seed)
+
+
+def check_forward(X, params, hidden="relu", output="sigmoid", keep_prob=1.0, dropout_seed=None):
+    """Validate forward's arguments once (GradCheckError naming what is wrong); X and L."""
     X, L = check_shapes(X, params)
     check_name(hidden, HIDDEN, "hidden activation")
     check_name(output, OUTPUTS, "output")
     _check_dropout(keep_prob, dropout_seed)
+    return X, L
+
+
+def forward_checked(X, params, L, hidden, output, keep_prob=1.0, dropout_seed=None):
+    """forward on arguments check_forward has accepted (X as it returned, L layers).
+
+    For callers that validate at the door and then run many passes (gradlib.netgrad).
+    """
     A, caches = X, []
     for layer in range(1, L + 1):
         Z, linear = linear_forward(A, params[f"W{layer}"], params[f"b{layer}"])
