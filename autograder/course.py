@@ -91,6 +91,7 @@ TA_SECTIONS = ("Execute", "GradkitExecute", "LimitOutput", "IgnorePattern")
 # reinstalling the kit never leaves a stale path behind.
 BLOCK_START = "# >>> gradkit >>>"
 BLOCK_END = "# <<< gradkit <<<"
+DEFAULT_COURSE_ID = "gradcheck"  # written for a database server when the course names none
 
 
 def apply_gradkit(c: Config) -> Config:
@@ -136,57 +137,60 @@ def write_config_file(course_dir: Path, db_url: str | None = None) -> str:
     No file: one is written, with the defaults a TA may edit and gradkit's block. A file
     without the block (every existing nbgrader course): the block is appended and the file
     as it was is kept beside it as nbgrader_config.py.before-gradkit. ``db_url`` (gradkit's
-    --db-url) goes into the file when the file names no database, so that plain nbgrader
-    uses the same gradebook; a different one there is an error. Then the file is loaded as
-    nbgrader loads it, and a setting that would still undo gradkit's pipeline (written
-    after the block) is an error that names it: no nbgrader entry point may grade this
-    course another way.
+    --db-url) is written into the file when the file names no database, so that plain
+    nbgrader uses the same gradebook; a different one there is an error. A database server
+    needs a course id (nbgrader's tables refer to the course): one is written when the file
+    has none. What gradkit writes for the TA goes above the block, as the TA's own lines.
+    Then the file is loaded as nbgrader loads it, and a setting that would still undo
+    gradkit's pipeline (written after the block) is an error that names it: no nbgrader
+    entry point may grade this course another way.
     """
     path = Path(course_dir) / CONFIG_FILE
-    note = ""
+    notes = []
     if path.is_symlink() or (path.exists() and not path.is_file()):
         raise CourseError(f"{path} is not a regular file; gradkit reads and writes it.")
     if not path.exists():
-        path.write_text(_NEW_FILE + _block(db_url))
-        note = f"wrote {path}"
-    else:
-        text = path.read_text()
-        if BLOCK_START not in text:
-            backup = path.with_name(CONFIG_FILE + ".before-gradkit")
-            if not backup.exists():
-                backup.write_text(text)
-            path.write_text(text.rstrip("\n") + "\n\n" + _block(None))
-            note = f"added gradkit's block to {path} (the file as it was: {backup.name})"
-        if db_url:
-            named = load_course_config(course_dir).get("CourseDirectory", {}).get("db_url")
-            if named and named != db_url:
-                raise CourseError(
-                    f"{path} grades into {named}, not {db_url}: drop --db-url, or change "
-                    "c.CourseDirectory.db_url there (plain nbgrader reads that file too)."
-                )
-            if not named:
-                _set_block(path, _block(db_url))
-                note = note or f"recorded the gradebook's URL in {path}"
+        path.write_text(_NEW_FILE + _block())
+        notes.append(f"wrote {path}")
+    elif BLOCK_START not in (text := path.read_text()):
+        backup = path.with_name(CONFIG_FILE + ".before-gradkit")
+        if not backup.exists():
+            backup.write_text(text)
+        path.write_text(text.rstrip("\n") + "\n\n" + _block())
+        notes.append(f"added gradkit's block to {path} (the file as it was: {backup.name})")
+    named = load_course_config(course_dir).get("CourseDirectory", {})
+    if db_url and named.get("db_url") and named["db_url"] != db_url:
+        raise CourseError(
+            f"{path} grades into {named['db_url']}, not {db_url}: drop --db-url, or change "
+            "c.CourseDirectory.db_url there (plain nbgrader reads that file too)."
+        )
+    if db_url and not named.get("db_url"):
+        _above_block(path, f"c.CourseDirectory.db_url = {db_url!r}  # from gradkit's --db-url")
+        notes.append(f"recorded the gradebook's URL in {path}")
+    url = db_url or named.get("db_url") or ""
+    if url and not url.startswith("sqlite") and not named.get("course_id"):
+        _above_block(path, f"c.CourseDirectory.course_id = {DEFAULT_COURSE_ID!r}  # a database "
+                           "server needs one: yours to rename before the first grade")  # fmt: skip
+        notes.append(f"recorded course id {DEFAULT_COURSE_ID!r} in {path}")
     _check_pipeline(path)
-    return note
+    return "; ".join(notes)
 
 
-def _block(db_url: str | None) -> str:
-    lines = [
+def _block() -> str:
+    return "\n".join([
         f"{BLOCK_START} written by gradkit: nbgrader here grades as `gradkit autograde` does",
         "import autograder.course  # noqa: E402",
         "",
         "autograder.course.apply_gradkit(c)  # noqa: F821",
-    ]
-    if db_url:
-        lines.append(f"c.CourseDirectory.db_url = {db_url!r}  # noqa: F821")
-    return "\n".join([*lines, BLOCK_END, ""])
+        BLOCK_END,
+        "",
+    ])  # fmt: skip
 
 
-def _set_block(path: Path, block: str) -> None:
+def _above_block(path: Path, line: str) -> None:
     text = path.read_text()
-    start, end = text.index(BLOCK_START), text.index(BLOCK_END) + len(BLOCK_END)
-    path.write_text(text[:start] + block.rstrip("\n") + text[end:])
+    at = text.index(BLOCK_START)
+    path.write_text(text[:at] + line + "\n" + text[at:])
 
 
 def _check_pipeline(path: Path) -> None:
