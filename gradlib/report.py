@@ -85,12 +85,38 @@ class GradCheckReport:
         """Blocks whose verdict is not "correct"."""
         return [b for b in self.blocks if b.verdict != "correct"]
 
+    def worst_block(self) -> BlockResult:
+        """The block whose verdict is the report's: the worst verdict, then the largest
+        relative difference."""
+        return max(self.blocks, key=lambda b: (_ORDER.index(b.verdict), b.relative_difference))
+
+    def headline(self) -> str:
+        """The verdict in words: the worst block's, and why it is not the overall number's.
+
+        A report takes the verdict of its worst block, so a gradient whose blocks together
+        differ by 9e-08 is still "suspicious" when one block differs by 3e-06: the headline
+        names that block next to the overall difference.
+        """
+        overall = f"relative difference {self.difference:.2e}"
+        if self.verdict != "correct" and (len(self.blocks) > 1 or self.verdict == UNCHECKED):
+            b = self.worst_block()
+            what = (
+                "which was not checked (every entry crossed a kink)"
+                if b.verdict == UNCHECKED
+                else f"relative difference {b.relative_difference:.2e}"
+            )
+            overall = (
+                f"the verdict of its worst block, d{b.name} ({what}); all blocks together "
+                f"{self.difference:.2e}"
+            )
+        return f"Gradient check: {self.verdict.upper()} — {overall}"
+
     def summary(self) -> str:
         """A few lines of text: overall verdict, then each block, then findings."""
+        limits = self.thresholds
         lines = [
-            f"Gradient check: {self.verdict.upper()} — relative difference {self.difference:.2e} "
-            f"({self.method} differences, eps={self.eps:.1e}, {self.dtype}; "
-            f"correct ≤ {self.thresholds.correct:.0e}, wrong ≥ {self.thresholds.wrong:.0e})"
+            f"{self.headline()} ({self.method} differences, eps={self.eps:.1e}, {self.dtype}; "
+            f"correct ≤ {_short(limits.correct)}, wrong ≥ {_short(limits.wrong)})"
         ]
         for b in self.blocks:
             line = (
@@ -134,12 +160,18 @@ class GradCheckReport:
         notes = "".join(f"<p>⚠ {e(w)}</p>" for w in self.warnings)
         return (
             f"<div class='gradcheck-report'><p><b style='color:{VERDICT_COLORS[self.verdict]}'>"
-            f"{_MARK[self.verdict]} Gradient check: {self.verdict}</b> — relative difference "
-            f"{self.difference:.2e} ({e(self.method)}, ε={self.eps:.1e}, {e(self.dtype)})</p>"
+            f"{_MARK[self.verdict]} Gradient check: {self.verdict}</b> — "
+            f"{e(self.headline().partition(' — ')[2])} ({e(self.method)}, ε={self.eps:.1e}, "
+            f"{e(self.dtype)})</p>"
             "<table><thead><tr><th>block</th><th>shape</th><th>relative difference</th>"
             "<th>verdict</th><th>worst elements (analytic vs numeric)</th><th>diagnosis</th>"
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table>{notes}</div>"
         )
+
+
+def _short(x: float) -> str:
+    """1e-07, 4.8e-04, 2.5e-01: one decimal, and none where it is 0."""
+    return f"{x:.1e}".replace(".0e", "e")
 
 
 __all__ = [

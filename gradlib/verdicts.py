@@ -27,6 +27,11 @@ UNCHECKED = "unchecked"
 # How many times the estimated rounding error of one entry a difference must exceed
 # before it can count as a bug (J is a sum of many terms, each rounded).
 NOISE_FACTOR = 100.0
+# "wrong" never starts above this: a gradient off by a factor 2 (or ½) has a relative
+# difference of 1/3, and that is a bug in any precision. In float32 the numeric gradient's
+# own error sets the scale near 5e-4, and an undetected ReLU kink crossing can reach ~0.15,
+# so the cap sits between the two.
+WRONG_CAP = 0.25
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,8 @@ def thresholds(dtype=np.float64, eps: float | None = None, method: str = "centra
 
     The expected relative error of the numeric gradient (rounding u/ε plus truncation
     ε, ε² or ε⁴ by method) sets the scale; in float64 with the default ε this gives the
-    lecture's 1e-7 and 1e-3.
+    lecture's 1e-7 and 1e-3; "wrong" never starts above WRONG_CAP, so that a gradient off
+    by a factor 2 is wrong in float32 too.
     """
     u = float(np.finfo(dtype).eps)
     h = default_eps(method, dtype) if eps is None else float(eps)
@@ -91,7 +97,7 @@ def thresholds(dtype=np.float64, eps: float | None = None, method: str = "centra
     }[method]
     expected = (u if method == "complex" else u / h) + truncation
     correct = max(1e-7, 10 * expected)
-    wrong = min(max(1e-3, 1e4 * expected), 0.5)
+    wrong = min(max(1e-3, 1e4 * expected), WRONG_CAP)
     return Thresholds(correct=correct, wrong=max(wrong, correct))
 
 
@@ -99,6 +105,7 @@ __all__ = [
     "NOISE_FACTOR",
     "UNCHECKED",
     "VERDICTS",
+    "WRONG_CAP",
     "Thresholds",
     "relative_difference",
     "thresholds",

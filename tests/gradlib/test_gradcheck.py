@@ -266,3 +266,52 @@ def test_entries_marked_as_kinks_are_left_out_of_the_verdict():
     assert [f.kind for f in report.diagnosis] == ["kink"]
     assert "theta[0]" in report.diagnosis[0].detail
     assert "Not a bug" in report.summary()
+
+
+def test_the_headline_says_the_verdict_is_the_worst_blocks():
+    # 05's kink example, checked black-box: the blocks together differ by far less than 1e-7,
+    # but one block is suspicious, and the headline must say which and why it rules.
+    params, cost, grads = _net(3)
+    g = grads(params)
+    g["db2"] = g["db2"] * (1 + 5e-7)
+    report = check_gradients(cost, params, g)
+    assert report.verdict == "suspicious" and report.difference < report.thresholds.correct
+    head = report.summary().splitlines()[0]
+    assert head.startswith("Gradient check: SUSPICIOUS — the verdict of its worst block, db2")
+    assert f"all blocks together {report.difference:.2e}" in head
+    assert "the verdict of its worst block, db2" in report._repr_html_()
+    fine = check_gradients(cost, params, grads(params))
+    assert fine.summary().startswith("Gradient check: CORRECT — relative difference")
+
+
+def test_a_factor_2_bug_is_wrong_in_float32_and_a_correct_gradient_is_not():
+    # The lecture's dW2 × 2 in a float32 check: relative difference 1/3, which the float32
+    # thresholds once called only "suspicious" (wrong ≥ 0.48).
+    for seed in range(10):
+        params, cost, grads = _net(seed)
+        p32 = {k: v.astype(np.float32) for k, v in params.items()}
+        g32 = {k: v.astype(np.float32) for k, v in grads(params).items()}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PrecisionWarning)
+            right = check_gradients(cost, p32, g32)
+            for factor in (2.0, 0.5):
+                bug = check_gradients(cost, p32, dict(g32, dW2=g32["dW2"] * factor))
+                assert bug.block("W2").verdict == "wrong", bug.summary()
+        assert right.verdict == "correct", right.summary()
+    assert thresholds(np.float32).wrong < 1 / 3 and thresholds(np.float64).wrong == 1e-3
+
+
+def test_float32_relu_network_of_05_is_not_wrong_and_its_factor_2_bug_is():
+    nn = pytest.importorskip("gradlib.nn")
+    rng = np.random.default_rng(1)  # 05-in-practice's float32 section
+    X, Y = rng.normal(size=(5, 10)), (rng.random((1, 10)) < 0.5).astype(float)
+    p32 = {k: v.astype(np.float32) for k, v in nn.init_params([5, 4, 3, 1], seed=1).items()}
+    X32, Y32 = X.astype(np.float32), Y.astype(np.float32)
+    g32 = nn.network_gradients(p32, X32, Y32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrecisionWarning)
+        right = check_gradients(lambda p: nn.network_cost(p, X32, Y32), p32, g32)
+        bug = check_gradients(lambda p: nn.network_cost(p, X32, Y32), p32,
+                              dict(g32, dW2=2 * g32["dW2"]))  # fmt: skip
+    assert right.verdict == "correct", right.summary()
+    assert bug.verdict == "wrong" and [b.name for b in bug.failing()] == ["W2"], bug.summary()
