@@ -11,12 +11,17 @@ zero                    0, while N is not                                 any
 swapped                 N of another block of the same shape              any
 transpose               N.T                                               square
 sign                    −N                                                any
-scale                   c·N (c named: 2, ½, m, 1/m, ...)                  any
+scale                   c·N (m and 1/m named, other factors not)          any
 missing_regularization  N − κ·W, κ > 0 (the L2 term λ/m·W left out)       W
 extra_regularization    N + κ·W, κ > 0 (L2 on b, or twice on W)           W, b
+data_scale              c·(N − κW) + k·κW, κ = λ/m: the data term off     W
+                        by c (a missing 1/m), the L2 term by k
 offset                  N + c (one constant added to every entry)        any
-bias_reduction          one number in every entry (np.sum(dZ))            b
+bias_reduction          one number in every entry (dZ summed over all)    b
 ======================  ================================================  ======
+
+A finding says *where* (the block, the layer, the entries) and *what kind* of bug it is,
+never the code of the fix: the student writes that.
 
 "Reproduces": relative_difference(A, hypothesis) ≤ FIT × the report's "correct" threshold
 and ≤ EXPLAINS × the block's own difference, i.e. the hypothesis matches A about as well
@@ -24,10 +29,12 @@ as a correct gradient matches N. A free constant (c, κ, the offset) is fitted o
 ≥ MIN_FREE judged entries; smaller blocks (db of one output unit) accept a recognised
 constant only: a simple factor, λ/m from the context, or one fitted in another block.
 
-Then, for "wrong" blocks no hypothesis explains (a "suspicious" one may be mere noise):
-when every block of the topmost such layer ℓ is wrong, the error enters at dZℓ (kind
-``dZ``: activation derivative, dropout mask) and such blocks below are ``propagated``.
-Left over: ``elements`` when a few entries are off and the rest match, else ``other``.
+Then, for "wrong" blocks no hypothesis explains (a "suspicious" one may be mere noise),
+and blocks that are all zeros or off by an unrecognised constant (what an error at dZ does
+to a small block): when every block of the topmost such layer ℓ is one of them, the error
+enters at dZℓ (kind ``dZ``: activation derivative, dropout mask, or nothing reaching it)
+and such blocks below are ``propagated``. Left over: ``elements`` when a few entries are
+off and the rest match, else ``other``.
 
 Choices: a db off by exactly m (np.mean for np.sum, a missing 1/m) is ``scale``, not
 bias_reduction; a db taken from one column of dZ has no signature in N alone (``other``).
@@ -78,6 +85,7 @@ class _Case:
     lambd: float | None
     factors: list[float] = field(default_factory=list)
     kappas: list[float] = field(default_factory=list)
+    loose: set[str] = field(default_factory=set)  # blocks off by an unrecognised constant
 
     @property
     def tol(self) -> float:
@@ -110,7 +118,13 @@ def diagnose(report: GradCheckReport, context: dict | None = None) -> list[Findi
                 break
     # Without a fitting hypothesis only "wrong" blocks get a finding: "suspicious" may be noise.
     rest = [b for b in blocks if b.name not in found and report.block(b.name).verdict == "wrong"]
-    found.update(_layer_kinds(rest, case))
+    # All zeros, or a constant no simple bug explains: in a layer whose every block fails,
+    # that is what an error entering at dZ does to a block, not a bug of its own; so is a
+    # "suspicious" block next to a wrong one.
+    vague = [b for b in blocks if found.get(b.name, ("",))[0] == "zero" or b.name in case.loose]
+    unsure = [b for b in blocks if b.name not in found and b not in rest]
+    zero = {b.name for b in vague if found[b.name][0] == "zero"}
+    found.update(_layer_kinds(rest + vague + unsure, case, zero))
     for blk in (b for b in rest if b.name not in found):
         found[blk.name] = _elements(blk, case) or _other(blk, case)
     ordered = [Finding(b.name, *found[b.name]) for b in report.blocks if b.name in found]
@@ -158,8 +172,8 @@ def _transpose(blk: _Block, case: _Case) -> _Kind | None:
     square = blk.A.ndim == 2 and blk.A.shape[0] == blk.A.shape[1] > 1
     if square and blk.full and case.fits(blk, blk.N.T):
         return "transpose", (
-            f"d{blk.name} is the transpose of the numeric gradient: the product is in the "
-            "wrong order (dW = dZ @ A_prev.T, not A_prev @ dZ.T)."
+            f"d{blk.name} is the transpose of the numeric gradient: the two factors of its "
+            "product are in the wrong order, or one of them is transposed the wrong way."
         )
 
 
@@ -171,6 +185,8 @@ def _scale(blk: _Block, case: _Case) -> _Kind | None:
     if not c or not case.fits(blk, c * blk.N):
         return None
     case.factors.append(c)
+    if not _recognised(c, case):
+        case.loose.add(blk.name)
     if case.close(c, -1.0):
         return "sign", (
             f"d{blk.name} has the right size but the opposite sign: a flipped minus "
@@ -187,20 +203,27 @@ def _simple(c: float) -> list[float]:
     return [np.sign(c) * (k if abs(c) >= 1 else 1 / k)] if 2 <= k <= 10_000 else []
 
 
+def _recognised(c: float, case: _Case) -> bool:
+    """Is c a factor a typical bug makes: ±m, ±1/m, or a small whole number or its inverse?"""
+    size, m = abs(c), case.m
+    if m and (case.close(size, m) or case.close(size, 1 / m)):
+        return True
+    return bool((simple := _simple(size)) and case.close(size, abs(simple[0])))
+
+
 def _factor_text(name: str, c: float, case: _Case) -> str:
-    flip, size, m = (" with the opposite sign" if c < 0 else ""), abs(c), case.m
+    """The kind of a constant factor; which factor (2, 4, ...) is left to the student, who
+    reads it off the worst entries (yours vs numeric). Only m, the batch size, is named."""
+    flip, size, m = (" and the opposite sign" if c < 0 else ""), abs(c), case.m
     if m and case.close(size, m):
         return f"d{name} is m = {m:g} times the numeric gradient{flip}: the 1/m is missing."
     if m and case.close(size, 1 / m):
         return f"d{name} is 1/m (m = {m:g}) of the numeric gradient{flip}: 1/m applied twice?"
-    if (simple := _simple(size)) and case.close(size, simple[0]):
-        k = round(max(size, 1 / size))
-        if size > 1:
-            guess = "a factor" if m else f"is a 1/m missing (m = {k}?) or a factor"
-            return f"d{name} is {k}× the numeric gradient{flip} — {guess} {k} extra?"
-        guess = "a factor" if m else f"is an extra 1/m (m = {k}?) or a factor"
-        return f"d{name} is 1/{k} of the numeric gradient{flip} — {guess} {k} missing?"
-    return f"d{name} is {c:.4g}× the numeric gradient: a wrong constant in its formula?"
+    return (
+        f"every entry of d{name} is the numeric gradient times one and the same constant"
+        f"{flip}: a stray factor in its formula (a constant too many or too few, or a 1/m "
+        "missing or applied twice)?"
+    )
 
 
 def _regularization(blk: _Block, case: _Case) -> _Kind | None:
@@ -242,6 +265,38 @@ def _kappa_text(kappa: float, case: _Case) -> str:
     return f"{kappa:.3g} (= {ratio:.3g}·λ/m)"
 
 
+def _data_scale(blk: _Block, case: _Case) -> _Kind | None:
+    """dW = c·(data term) + k·(λ/m)·W with the data term (N − λ/m·W) off: a missing 1/m
+    with L2 on, which neither a pure factor nor a pure L2 term explains."""
+    if blk.stem != "W" or not (case.lambd and case.m) or blk.judged.sum() < MIN_FREE:
+        return None
+    kappa = case.lambd / case.m
+    j = blk.judged
+    data = blk.N - kappa * blk.W
+    (c, k), *_ = np.linalg.lstsq(np.stack([data[j], blk.W[j]], axis=1), blk.A[j], rcond=None)
+    m = case.m
+    c = next((v for v in (1.0, -1.0, m, 1 / m, -m, -1 / m, *_simple(c)) if case.close(c, v)), 0)
+    r = next((v for v in (0.0, 0.5, 1.0, 2.0, m) if abs(k / kappa - v) <= 1e-6 * max(1, v)), -1)
+    if not c or r < 0 or case.close(c, 1.0) or case.close(c, r):  # not this, but scale / L2
+        return None
+    if not case.fits(blk, c * data + r * kappa * blk.W):
+        return None
+    if case.close(abs(c), m):
+        part = f"its data term (from dZ) is m = {m:g} times too large: its 1/m is missing"
+    elif case.close(abs(c), 1 / m):
+        part = f"its data term (from dZ) is divided by m = {m:g} twice"
+    else:
+        part = "its data term (from dZ) is off by a constant factor"
+    if c < 0:
+        part += ", with the opposite sign"
+    term = {0.0: f"and the L2 term (λ/m)·{blk.name} is missing",
+            0.5: f"and the L2 term is λ/(2m)·{blk.name}, half of (λ/m)·{blk.name}",
+            1.0: f"while its L2 term (λ/m)·{blk.name} is right",
+            2.0: f"and the L2 term is twice (λ/m)·{blk.name}",
+            m: f"and the L2 term is λ·{blk.name}, without its 1/m"}[r]  # fmt: skip
+    return "data_scale", f"d{blk.name} = data term + L2 term: {part}, {term}."
+
+
 def _offset(blk: _Block, case: _Case) -> _Kind | None:
     c = float(np.mean((blk.A - blk.N)[blk.judged]))
     if blk.judged.sum() >= MIN_FREE and c and case.fits(blk, blk.N + c):
@@ -260,33 +315,60 @@ def _bias_reduction(blk: _Block, case: _Case) -> _Kind | None:
     total = " (the sum of all the numeric entries)" if case.close(v, float(N.sum())) else ""
     return "bias_reduction", (
         f"every entry of d{blk.name} is the same number {v:.4g}{total}: dZ{blk.layer} was "
-        f"reduced over units and examples together; use np.sum(dZ{blk.layer}, axis=1, "
-        "keepdims=True)."
+        "reduced over units and examples together, while each unit has its own bias "
+        "gradient, reduced over the examples only."
     )
 
 
-_HYPOTHESES = (_zero, _swapped, _transpose, _scale, _regularization, _offset, _bias_reduction)
+_HYPOTHESES = (
+    _zero,
+    _swapped,
+    _transpose,
+    _scale,
+    _regularization,
+    _data_scale,
+    _offset,
+    _bias_reduction,
+)
 
 
-def _layer_kinds(rest: list[_Block], case: _Case) -> dict[str, _Kind]:
-    """``dZ`` for the topmost layer whose every block fails unexplained; ``propagated`` below."""
+def _layer_kinds(rest: list[_Block], case: _Case, zero: set[str]) -> dict[str, _Kind]:
+    """``dZ`` for the topmost layer whose every block fails unexplained; ``propagated`` below.
+
+    ``rest`` are the failing blocks without a telling finding, ``zero`` those of them that
+    are all zeros: when the top layer is all zeros, nothing reached its dZ at all.
+    """
     layered = {b.name: b.layer for b in rest if b.layer is not None}
-    if not layered:
+    # the top layer has a wrong block: one that is only "suspicious" may be noise (a kink)
+    wrong = [layer for n, layer in layered.items() if case.report.block(n).verdict == "wrong"]
+    if not wrong:
         return {}
-    top = max(layered.values())
+    top = max(wrong)
     names = [b.name for b in case.report.blocks if sort_key(b.name)[:2] == (0, top)]
     below = [n for n, layer in layered.items() if layer < top]
     if any(n not in layered for n in names) or (len(names) < 2 and not below):
         return {}
     last = max(sort_key(b.name)[1] for b in case.report.blocks)
-    dz = (
-        f"wrong in no simple pattern, like every block of layer {top}, while the layers "
-        f"above are right: the error enters at dZ{top} — check g'(Z{top}) (tanh: 1 − A², "
-        "ReLU: Z > 0) and the dropout mask."
-        if top < last
-        else f"wrong in no simple pattern, like every block of the output layer {top}: the "
-        f"error is in dZ{top}, which is (A{top} − Y)/m for each output paired with its loss."
-    )
+    where = f"of layer {top}, while the layers above are right" if top < last else (
+        f"of the output layer {top}")  # fmt: skip
+    if all(n in zero for n in names):
+        dz = (
+            f"all zeros, like every block {where}: nothing reaches dZ{top}. Is layer {top} "
+            f"never computed (a loop that stops early), or dZ{top} multiplied by a mask that "
+            "is zero everywhere (the activation's derivative, a dropout mask)?"
+        )
+    elif top < last:
+        dz = (
+            f"wrong in no simple pattern, like every block {where}: the error enters at "
+            f"dZ{top} — check what turns dA{top} into dZ{top} (the activation's derivative, "
+            "a dropout mask) and the cached values it uses."
+        )
+    else:
+        dz = (
+            f"wrong in no simple pattern, like every block {where}: the error is already in "
+            f"dZ{top}, the gradient of the loss at the output — check it, and the forward "
+            "values it is computed from."
+        )
     found = {n: ("dZ", f"d{n} is {dz}") for n in names}
     why = f"inherits the error at dZ{top} (layer {top}); fix that first."
     return found | {n: ("propagated", f"d{n} {why}") for n in below}
@@ -302,9 +384,13 @@ def _elements(blk: _Block, case: _Case) -> _Kind | None:
         return None  # the rest does not match either
     labels = [case.report.spec.label(blk.start + int(i)) for i in np.argsort(-d)[: off.sum()]]
     verb = "is" if len(labels) == 1 else "are"
+    guess = "an index or loop-bound slip?"
+    if blk.layer is not None:  # a mask wrong on a few units or examples does this too
+        guess = (f"an index or loop-bound slip, or dZ{blk.layer} wrong on a few units or "
+                 "examples (the activation's derivative, a mask)?")  # fmt: skip
     return "elements", (
         f"only {len(labels)} of {n} entries of d{blk.name} {verb} off "
-        f"({listing(labels)}); the rest match: an index or loop-bound slip?"
+        f"({listing(labels)}); the rest match: {guess}"
     )
 
 

@@ -55,7 +55,8 @@ def _net(seed=0, dims=(5, 5, 5, 1), m=M, hidden="tanh", lambd=0.0, keep_prob=1.0
             here = at in (None, layer)
             W, b = p[f"W{layer}"], p[f"b{layer}"]
             reg = {"no_reg": 0, "half_reg": 0.5, "double_reg": 2}.get(bug, 1) * lambd / m
-            out[f"dW{layer}"] = dZ @ As[layer - 1].T + reg * W
+            data = dZ @ As[layer - 1].T * (m if bug == "data_no_m" else 1)
+            out[f"dW{layer}"] = data + reg * W
             out[f"db{layer}"] = dZ.sum(axis=1, keepdims=True)
             if bug == "reg_b":
                 out[f"db{layer}"] += lambd / m * b
@@ -75,6 +76,8 @@ def _net(seed=0, dims=(5, 5, 5, 1), m=M, hidden="tanh", lambd=0.0, keep_prob=1.0
                 dZ = dA * ((1 - A) if bug == "tanh_1_minus_A" and here else (1 - A**2))
             else:
                 dZ = dA if bug == "relu_no_mask" and here else dA * (Zp > 0)
+                if bug == "relu_mask_never" and here:  # A ≥ 0 after a ReLU: never true
+                    dZ = dA * (np.maximum(Zp, 0) < 0)
         return out
 
     return params, cost, grads, {"m": m, "lambd": lambd}
@@ -97,7 +100,7 @@ CATALOG = {
         {},
         lambda g, p: _set(g, "dW2", lambda x: 2 * x),
         {"W2": "scale"},
-        "2× the numeric",
+        "one and the same constant",
     ),
     "missing 1/m in dW2": (
         {},
@@ -123,7 +126,7 @@ CATALOG = {
         {},
         lambda g, p: _set(g, "dW2", lambda x: x.T),
         {"W2": "transpose"},
-        "A_prev",
+        "wrong order",
     ),
     "dW1 left at zero": ({}, lambda g, p: _set(g, "dW1", np.zeros_like), {"W1": "zero"}, "zeros"),
     "dW1 and dW2 swapped": (
@@ -142,7 +145,7 @@ CATALOG = {
         {"bug": "db_total", "at": 1},
         None,
         {"b1": "bias_reduction"},
-        "axis=1",
+        "over the examples only",
     ),
     "db1 from one column of dZ (no signature in N: other)": (
         {"bug": "db_one_column", "at": 1},
@@ -217,7 +220,19 @@ CATALOG = {
         {"hidden": "relu", "bug": "relu_no_mask", "at": 2},
         None,
         {"W2": "dZ", "b2": "dZ", "W1": "propagated", "b1": "propagated"},
-        "ReLU",
+        "the activation's derivative",
+    ),
+    "ReLU mask inverted (A < 0, never true): nothing flows below layer 2": (
+        {"hidden": "relu", "bug": "relu_mask_never", "at": 2},
+        None,
+        {"W2": "dZ", "b2": "dZ", "W1": "propagated", "b1": "propagated"},
+        "nothing reaches dZ2",
+    ),
+    "missing 1/m in the data term of dW, with L2 on": (
+        {"lambd": 0.7, "bug": "data_no_m"},
+        None,
+        {"W1": "data_scale", "W2": "data_scale", "W3": "data_scale"},
+        "its 1/m is missing, while its L2 term (λ/m)·W1 is right",
     ),
     "dropout mask not applied in backward": (
         {"keep_prob": 0.6, "bug": "no_dropout_mask", "at": 1},
@@ -271,14 +286,41 @@ def test_correct_gradients_get_no_findings(options):
         assert report.diagnosis == [], report.summary()
 
 
-def test_factor_2_without_context_asks_about_m():
-    params, cost, grads, _ = _net(3)
+def test_a_factor_is_named_by_kind_not_by_value():
+    """The where and the kind, not the fix: "a stray factor", never "2×" (the student reads
+    the ratio off the worst entries); only m, the batch size, is named."""
+    params, cost, grads, context = _net(3)
+    for factor in (2.0, 4.0, 0.5, 3.7):
+        g = grads(params)
+        g["dW2"] = factor * g["dW2"]
+        for ctx in (None, context):
+            (finding,) = check_gradients(cost, params, g, context=ctx).diagnosis
+            assert finding.kind == "scale"
+            assert "one and the same constant" in finding.detail, finding.detail
+            assert "×" not in finding.detail and "(m = " not in finding.detail
+
+
+def test_a_zero_block_below_a_wrong_layer_is_propagated_not_left_at_zeros():
+    # A ReLU mask taken from dA zeroes a whole bias gradient now and then: that db1 is the
+    # error at dZ2 flowing down, not a db1 "left at np.zeros".
+    params, cost, grads, context = _net(1, hidden="relu")
+    g = grads(params, bug="relu_no_mask", at=2)
+    g["db1"] = np.zeros_like(g["db1"])
+    report = check_gradients(cost, params, g, context=context)
+    kinds = {f.block: f.kind for f in report.diagnosis}
+    assert kinds == {"W2": "dZ", "b2": "dZ", "W1": "propagated", "b1": "propagated"}, kinds
+    assert "np.zeros" not in report.summary()
+    # alone, with its layer's other block right, a zero block is still "left at zeros?"
     g = grads(params)
-    g["dW2"] = 2 * g["dW2"]
-    report = check_gradients(cost, params, g)
+    g["db1"] = np.zeros_like(g["db1"])
+    (finding,) = check_gradients(cost, params, g, context=context).diagnosis
+    assert finding.kind == "zero" and "np.zeros" in finding.detail
+
+
+def test_a_few_wrong_entries_in_a_layer_may_be_a_mask_too():
+    report, _, _ = _planted("single wrong element in dW2")
     (finding,) = report.diagnosis
-    assert finding.kind == "scale"
-    assert "is a 1/m missing (m = 2?) or a factor 2 extra" in finding.detail
+    assert "loop-bound slip, or dZ2 wrong on a few units or examples" in finding.detail
 
 
 def test_regularization_is_named_against_lambda_over_m():
