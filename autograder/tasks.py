@@ -9,6 +9,7 @@ inputs (autograder.selfcheck).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,7 +18,7 @@ import numpy as np
 from autograder.harness import Unreadable
 from gradlib import GradCheckError, GradCheckReport, relative_difference
 from gradlib.netgrad import check_network
-from gradlib.unroll import params_to_vector
+from gradlib.unroll import params_to_vector, sort_key
 
 # float64 backprop agrees with the reference backward to ~1e-15 (other orders of the same
 # operations: ~1e-14); finite differences to ~1e-10 at best, float32 to ~1e-7. A block
@@ -115,11 +116,12 @@ def gradient_scorer(hidden: str = "relu", output: str = "sigmoid", reference=Non
             return Score(0.0, max_points, [
                 f"✗ expected a dict of gradients with keys dW1, db1, …, got {kind_of(value)}."
             ])  # fmt: skip
-        grads, lines, blocks = {}, [], {}
+        grads, blocks, broken = {}, {}, {}
         for name, shape in zip(spec.names, spec.shapes, strict=True):
-            arr, problem = array_of_shape(value.get("d" + name, value.get(name)), shape, "d" + name)
+            got = value.get("d" + name, value.get(name))
+            arr, problem = array_of_shape(got, shape, "d" + name)
             if problem:
-                lines.append(problem)
+                broken[name] = (got, problem)
                 blocks[name] = 0.0
                 arr = np.zeros(shape)
             grads["d" + name] = arr
@@ -128,6 +130,8 @@ def gradient_scorer(hidden: str = "relu", output: str = "sigmoid", reference=Non
         except GradCheckError as exc:
             return Score(0.0, max_points, [f"✗ the gradients could not be checked: {exc}"])
         exact = reference(inputs) if reference is not None else None
+        truth = exact or {"d" + b.name: b.numeric for b in report.blocks}
+        lines = misplaced_blocks(broken, value, spec, truth)
         for block in report.blocks:
             if block.name in blocks:
                 continue
@@ -149,6 +153,66 @@ def gradient_scorer(hidden: str = "relu", output: str = "sigmoid", reference=Non
         return Score(sum(blocks.values()), max_points, lines, blocks, report)
 
     return score
+
+
+def judge_l2_cost(
+    got: float, data: float, params: dict, lambd: float, m: int, max_points: float
+) -> Score:
+    """Score a cost J = cross-entropy + λ/(2m)·Σ‖W_l‖², naming the usual mistakes.
+
+    ``data`` is the right cross-entropy alone. A wrong L2 term with the right cross-entropy
+    (or the other way round) earns half, with a line for the part that is right.
+    """  # fmt: skip
+    weights = [params[f"W{k}"] for k in range(1, len(params) // 2 + 1)]
+    norms = sum(float(np.sum(W**2)) for W in weights)
+    l2 = lambd * norms / (2 * m)
+    truth = data + l2
+    if _close(got, truth):
+        return Score(max_points, max_points, [
+            f"✓ J = {got:.6g}: the cross-entropy {data:.6g} plus the L2 term {l2:.6g} "
+            f"(λ = {lambd:g}, m = {m})."
+        ])  # fmt: skip
+    biases = sum(float(np.sum(params[f"b{k}"] ** 2)) for k in range(1, len(weights) + 1))
+    frobenius = sum(float(np.linalg.norm(W)) for W in weights)
+    half, good_data = 0.5 * max_points, "✓ the cross-entropy part is right."
+    l2_variants = [
+        (data, 0.0, "✗ your J has no L2 term: it equals the cross-entropy alone. A grad "
+         "check of a network trained with λ > 0 against this J finds every dW wrong."),
+        (data + 2 * l2, half, f"✗ your L2 term is λ/m·Σ‖W‖² = {2 * l2:.6g}, twice the right one "
+         f"{l2:.6g}: the cost has λ/(2m), not λ/m (the 2 cancels only in dW)."),
+        (data + lambd * norms / 2, half, "✗ your L2 term is (λ/2)·Σ‖W‖², without the 1/m "
+         "(m being the number of examples, the columns of X)."),
+        (data + lambd * norms, half, "✗ your L2 term is λ·Σ‖W‖², without the 1/(2m)."),
+        (data + lambd * norms / (2 * m**2), half, "✗ your L2 term is divided by m twice."),
+        (truth + lambd * biases / (2 * m), half, "✗ your L2 term includes the biases b: "
+         "L2 regularization sums the weights W_l only."),
+        (data + lambd * frobenius / (2 * m), half, "✗ your L2 term uses ‖W‖_F, not its "
+         "square: it sums the squares of the weights."),
+        (data + lambd * sum(float(np.sum(W)) ** 2 for W in weights) / (2 * m), half,
+         "✗ your L2 term squares the sum of the weights, not the sum of their squares."),
+    ]  # fmt: skip
+    for expected, points, line in l2_variants:
+        if _close(got, expected):
+            return Score(points, max_points, [good_data, line] if points else [line])
+    data_variants = [
+        (data * m + l2, "✗ the cross-entropy is summed over the examples, not averaged."),
+        (-data + l2, "✗ the cross-entropy has the wrong sign: J is the *negative* mean "
+         "log-likelihood, a positive number."),
+    ]  # fmt: skip
+    for expected, line in data_variants:
+        if _close(got, expected):
+            return Score(half, max_points, ["✓ the L2 term is right.", line])
+    return Score(0.0, max_points, [
+        f"✗ J = {got:.6g}, expected {truth:.6g} (relative difference "
+        f"{abs(got - truth) / abs(truth):.1e}): the cross-entropy alone is {data:.6g} and "
+        f"the L2 term λ/(2m)·Σ‖W‖² is {l2:.6g} (λ = {lambd:g}, m = {m})."
+    ])  # fmt: skip
+
+
+def _close(a: float, b: float, rtol: float = 1e-9) -> bool:
+    """Two costs that should be equal agree to this relative difference (the cross-entropy
+    from A_L or from Z_L, sums in another order)."""
+    return abs(a - b) <= rtol * max(abs(a), abs(b), 1e-300)
 
 
 def large_gate(task: Task, score: Score, value, inputs: dict, seconds: float, why: str) -> Score:
@@ -176,6 +240,69 @@ def large_gate(task: Task, score: Score, value, inputs: dict, seconds: float, wh
                          f"relative difference {gap:.1e} to backprop."))  # fmt: skip
     lines.append(f"✓ answered the larger network in {seconds:.2f} s.")
     return Score(sum(blocks.values()), score.max_points, lines, blocks, score.report)
+
+
+def misplaced_blocks(broken: dict, value: dict, spec, truth: dict) -> list[str]:
+    """Feedback lines for blocks that could not be checked (missing, misshapen, ...), saying
+    where their gradients went: another block's key (swapped, or the layer number off by
+    one), keys of layers that do not exist, whole layers missing (a loop that stops early).
+
+    ``broken`` maps names to (what was returned, the problem line); ``truth`` holds the right
+    gradient of every block ("dW1": array), to recognise a block stored under another key.
+    """
+    holds, lines = {}, []
+    for name, (got, problem) in broken.items():
+        other = _whose(got, name, truth)
+        if other:
+            holds[name] = other
+        else:
+            lines.append(problem)
+    for name, other in holds.items():
+        shape, theirs = np.shape(truth["d" + name]), np.shape(truth["d" + other])
+        if holds.get(other) != name:
+            lines.append(f"✗ d{name} holds the gradient of {other} (its shape is {theirs}; "
+                         f"d{name} should be {shape}).")  # fmt: skip
+        elif sort_key(name) < sort_key(other):
+            lines.append(f"✗ d{name} and d{other} are swapped: each holds the other's "
+                         "gradient (the keys are mixed up where grads are stored).")  # fmt: skip
+    layers = sorted({sort_key(n)[1] for n in spec.names if sort_key(n)[0] == 0})
+    shifts = {sort_key(o)[1] - sort_key(n)[1] for n, o in holds.items() if holds.get(o) != n}
+    extra = sorted((k for k in value if _LAYER_KEY.match(str(k)) and
+                    int(_LAYER_KEY.match(str(k))[1]) not in layers), key=str)  # fmt: skip
+    if extra or (len(shifts) == 1 and 0 not in shifts):
+        lines.append(
+            f"✗ {'grads has ' + ', '.join(extra) + ', but ' if extra else ''}the layers are "
+            f"numbered {layers[0]} to {layers[-1]}: the layer number is off by one where the "
+            "gradients are stored (or where the caches are read)?"
+        )
+    missing = {n for n, (got, _) in broken.items() if got is None and n not in holds}
+    gone = [k for k in layers if {f"W{k}", f"b{k}"} <= missing]
+    if gone and not extra and len(gone) < len(layers):
+        which = "layer " + ", ".join(map(str, gone))
+        if gone == layers[: len(gone)]:
+            lines.append(f"✗ {which} has no gradients: does the loop over the layers stop "
+                         "before it reaches layer 1?")  # fmt: skip
+        elif gone == layers[-len(gone) :]:
+            lines.append(f"✗ {which} has no gradients: does the loop over the layers start "
+                         "below the output layer?")  # fmt: skip
+    return lines
+
+
+_LAYER_KEY = re.compile(r"^d?[Wb](\d+)$")
+
+
+def _whose(got, name: str, truth: dict) -> str:
+    """The other block whose right gradient ``got`` is ('' if none): a key mix-up."""
+    try:
+        arr = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        return ""
+    for key, right in truth.items():
+        other = key[1:]
+        if other != name and arr.shape == np.shape(right) and np.all(np.isfinite(arr)):
+            if relative_difference(arr, right) <= 1e-6:
+                return other
+    return ""
 
 
 def _block_line(block, report: GradCheckReport) -> str:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.inputs import draw_large_network, draw_network
-from autograder.tasks import Score, Task, gradient_scorer, kind_of, value_scorer
+from autograder.tasks import (
+    Score,
+    Task,
+    array_of_shape,
+    gradient_scorer,
+    judge_l2_cost,
+    kind_of,
+    value_scorer,
+)
 from gradlib import nn, relative_difference
 
 ASSIGNMENT = "04-backprop"
@@ -140,8 +148,145 @@ def _score_buggy_blocks(value, inputs: dict, max_points: float) -> Score:
     return Score(max_points * earned / len(cases), max_points, lines)
 
 
+# --- L_model_forward -------------------------------------------------------------------
+
+
+def _layers(X, params: dict, hidden, output, bias: bool = True, upto: int | None = None):
+    """The activations A1, ..., A_upto of a forward pass with the given activations."""
+    A, out, L = np.asarray(X, float), [], len(params) // 2
+    for k in range(1, (upto or L) + 1):
+        Z = params[f"W{k}"] @ A + (params[f"b{k}"] if bias else 0.0)
+        A = (hidden if k < L else output)(Z)
+        out.append(A)
+    return out
+
+
+def _relu(Z):
+    return np.maximum(0.0, Z)
+
+
+def _sigmoid(Z):
+    return 1 / (1 + np.exp(-Z))
+
+
+# Forward passes a student may write instead of ReLU hidden layers and a sigmoid output.
+_FORWARD_MISTAKES = (
+    (dict(hidden=_relu, output=_relu), "the output layer applies ReLU: the output of the "
+     "network must be a probability, which only the sigmoid gives (ReLU is for the hidden "
+     "layers)"),
+    (dict(hidden=_relu, output=lambda Z: Z), "the output layer has no activation: AL is "
+     "Z of the last layer, not its sigmoid"),
+    (dict(hidden=_sigmoid, output=_sigmoid), "the hidden layers apply the sigmoid; the "
+     "lectures' network uses ReLU there and the sigmoid only at the output"),
+    (dict(hidden=np.tanh, output=_sigmoid), "the hidden layers apply tanh, not ReLU"),
+    (dict(hidden=_relu, output=_sigmoid, bias=False), "the linear part leaves out the "
+     "bias b"),
+)  # fmt: skip
+
+
+def forward_mistake(AL: np.ndarray, X, params: dict) -> str:
+    """What the forward pass that made ``AL`` (shape (1, m)) did wrong ('' if unknown)."""
+    for options, why in _FORWARD_MISTAKES:
+        guess = _layers(X, params, **options)[-1]
+        if guess.shape == AL.shape and relative_difference(AL, guess) <= 1e-9:
+            return why
+    if np.any(AL <= 0) or np.any(AL >= 1):
+        return (f"AL has values from {AL.min():.3g} to {AL.max():.3g}, outside (0, 1): the "
+                "output layer's activation is not the sigmoid")  # fmt: skip
+    return ""
+
+
+def _score_forward(value, inputs: dict, max_points: float) -> Score:
+    X, params = inputs["X"], inputs["params"]
+    score = value_scorer(lambda i: nn.forward(X, params)[0], "AL")(value, inputs, max_points)
+    if score.full:
+        return score
+    got, _ = array_of_shape(value, np.shape(value) if value is not None else (), "AL")
+    if got is None or got.ndim != 2:
+        return score
+    hidden = _layers(X, params, _relu, _sigmoid)[:-1]
+    early = [k for k, A in enumerate(hidden, 1) if A.shape == got.shape and np.allclose(A, got)]
+    if early:
+        why = (f"your AL is A{early[-1]}, a hidden layer's output: the loop stops before "
+               "the output layer")  # fmt: skip
+    elif got.shape == (1, X.shape[1]):
+        why = forward_mistake(got, X, params)
+    else:
+        why = ""
+    return Score(score.points, max_points, score.lines + ([f"✗ {why}."] if why else []))
+
+
+# --- compute_cost ----------------------------------------------------------------------
+
+
+def _score_cost(value, inputs: dict, max_points: float) -> Score:
+    """The cost by value; a wrong one is explained as in 05's regularized_cost, and earns 0."""
+    AL, Y, params, lambd = inputs["AL"], inputs["Y"], inputs["params"], inputs["lambd"]
+    score = value_scorer(lambda i: nn.cost(AL, Y, params, lambd=lambd), "the cost")(
+        value, inputs, max_points
+    )
+    try:
+        got = float(np.asarray(value, dtype=float).reshape(()))
+    except (TypeError, ValueError):
+        return score  # not one number: value_scorer said what it is
+    if score.full or not np.isfinite(got):
+        return score
+    judged = judge_l2_cost(got, nn.cost(AL, Y), params, lambd, Y.shape[1], max_points)
+    return Score(0.0, max_points, judged.lines)
+
+
+# --- L_model_backward ------------------------------------------------------------------
+
+# The student's forward and backward run on the secret inputs. What comes back besides the
+# gradients: the forward's AL (a wrong forward makes every block wrong, and the backward is
+# not to blame) and the parameters the call changed in place (an alias of W updated with
+# += or *= changes W itself, and every gradient computed from it afterwards).
+_BACKWARD_CALL = """import numpy as _np
+_params = {_k: _np.array(_v, copy=True) for _k, _v in _in["params"].items()}
+_AL, _caches = L_model_forward(_in["X"], _params)
+_out = L_model_backward(_AL, _in["Y"], _caches, _in["lambd"])
+if type(_out) is dict:
+    _out = dict(_out)
+    _out["_forward_AL"] = _AL
+    _out["_changed"] = [_k for _k, _v in _params.items()
+                        if not _np.array_equal(_v, _in["params"][_k])]"""
+
+
+def _score_backward(value, inputs: dict, max_points: float) -> Score:
+    forward_AL = changed = None
+    if isinstance(value, dict):
+        value = dict(value)
+        forward_AL, changed = value.pop("_forward_AL", None), value.pop("_changed", None)
+    score = _GRADIENTS(value, inputs, max_points)
+    if score.full:
+        return score
+    lines = []
+    if changed and isinstance(changed, list | tuple):
+        names = ", ".join(map(str, changed))
+        lines.append(
+            f"✗ your forward and backward changed the parameters they were given ({names} "
+            "differ after the call): an update in place (+=, *=, a slice assignment) on an "
+            "array that is the parameter itself, not a copy of it? Every gradient computed "
+            "from it afterwards is off."
+        )
+    X, params = inputs["X"], inputs["params"]
+    truth = nn.forward(X, params)[0]
+    got, _ = array_of_shape(forward_AL, truth.shape, "AL")
+    if forward_AL is not None and (got is None or relative_difference(got, truth) > 1e-9):
+        why = forward_mistake(got, X, params) if got is not None else ""
+        lines.append(
+            "✗ L_model_backward is graded on the caches of your L_model_forward, and its AL "
+            f"is wrong{' (' + why + ')' if why else ''}: every block below inherits that. "
+            "Fix the forward first (its own check says more)."
+        )
+    return Score(score.points, max_points, lines + score.lines, score.blocks, score.report)
+
+
 def _reference_grads(inputs: dict) -> dict:
     return nn.network_gradients(inputs["params"], inputs["X"], inputs["Y"], lambd=inputs["lambd"])
+
+
+_GRADIENTS = gradient_scorer(reference=_reference_grads)
 
 
 TASKS = {
@@ -151,24 +296,21 @@ TASKS = {
         call="""_r = L_model_forward(_in["X"], _in["params"])
 _out = _r[0] if type(_r) is tuple else _r""",
         draw=_network,
-        score=value_scorer(lambda i: nn.forward(i["X"], i["params"])[0], "AL"),
+        score=_score_forward,
     ),
     "test_cost": Task(
         grade_id="test_cost",
         function="compute_cost",
         call="""_out = compute_cost(_in["AL"], _in["Y"], _in["params"], _in["lambd"])""",
         draw=_cost_inputs,
-        score=value_scorer(
-            lambda i: nn.cost(i["AL"], i["Y"], i["params"], lambd=i["lambd"]), "the cost"
-        ),
+        score=_score_cost,
     ),
     "test_backward": Task(
         grade_id="test_backward",
         function="L_model_backward",
-        call="""_AL, _caches = L_model_forward(_in["X"], _in["params"])
-_out = L_model_backward(_AL, _in["Y"], _caches, _in["lambd"])""",
+        call=_BACKWARD_CALL,
         draw=_network,
-        score=gradient_scorer(reference=_reference_grads),
+        score=_score_backward,
         needs=("L_model_forward",),
         large=_large,
         exact=_reference_grads,

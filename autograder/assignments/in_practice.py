@@ -14,7 +14,7 @@ import numpy as np
 
 from autograder.harness import Unreadable
 from autograder.inputs import draw_network
-from autograder.tasks import Score, Task, kind_of
+from autograder.tasks import Score, Task, judge_l2_cost, kind_of
 from gradlib import nn
 from gradlib.netgrad import check_network
 
@@ -39,64 +39,13 @@ def _regularized_inputs(seed: int) -> dict:
     return {"X": draw.X, "Y": draw.Y, "params": draw.params, "lambd": draw.lambd}
 
 
-def _weights(params: dict) -> list[np.ndarray]:
-    return [params[f"W{k}"] for k in range(1, len(params) // 2 + 1)]
-
-
 def _score_regularized_cost(value, inputs: dict, max_points: float) -> Score:
     params, X, Y, lambd = inputs["params"], inputs["X"], inputs["Y"], inputs["lambd"]
     got, problem = _scalar(value, "the cost")
     if problem:
         return Score(0.0, max_points, [problem])
-    m = Y.shape[1]
-    truth = nn.network_cost(params, X, Y, lambd=lambd)
     data = nn.network_cost(params, X, Y)
-    l2 = truth - data  # λ/(2m) Σ‖W‖²
-    if _close(got, truth):
-        return Score(max_points, max_points, [
-            f"✓ J = {got:.6g}: the cross-entropy {data:.6g} plus the L2 term {l2:.6g} "
-            f"(λ = {lambd:g}, m = {m})."
-        ])  # fmt: skip
-    norms = sum(float(np.sum(W**2)) for W in _weights(params))
-    biases = sum(float(np.sum(params[f"b{k}"] ** 2)) for k in range(1, len(params) // 2 + 1))
-    frobenius = sum(float(np.linalg.norm(W)) for W in _weights(params))
-    half, good_data = 0.5 * max_points, "✓ the cross-entropy part is right."
-    l2_variants = [
-        (data, 0.0, "✗ your J has no L2 term: it equals the cross-entropy alone. A grad "
-         "check of a network trained with λ > 0 against this J finds every dW wrong; add "
-         "(λ/2m)·Σ‖W_l‖²_F."),
-        (data + 2 * l2, half, f"✗ your L2 term is λ/m·Σ‖W‖² = {2 * l2:.6g}, twice the "
-         f"right one {l2:.6g}: the cost has λ/(2m) (the 2 cancels in dW = … + (λ/m)·W)."),
-        (data + lambd * norms / 2, half, "✗ your L2 term is (λ/2)·Σ‖W‖², without the 1/m: "
-         "use λ/(2m), m being the number of examples (columns of X)."),
-        (data + lambd * norms, half, "✗ your L2 term is λ·Σ‖W‖², without the 1/(2m): use "
-         "λ/(2m)·Σ‖W‖²."),
-        (data + lambd * norms / (2 * m**2), half, "✗ your L2 term is divided by m twice: "
-         "use λ/(2m)·Σ‖W‖²."),
-        (truth + lambd * biases / (2 * m), half, "✗ your L2 term includes the biases b: "
-         "L2 regularization sums the weights W_l only."),
-        (data + lambd * frobenius / (2 * m), half, "✗ your L2 term uses ‖W‖_F, not its "
-         "square: sum the squares of every weight, np.sum(W ** 2)."),
-        (data + lambd * sum(float(np.sum(W)) ** 2 for W in _weights(params)) / (2 * m), half,
-         "✗ your L2 term squares the sum of the weights; sum their squares, np.sum(W ** 2)."),
-    ]  # fmt: skip
-    for expected, points, line in l2_variants:
-        if _close(got, expected):
-            return Score(points, max_points, [good_data, line] if points else [line])
-    data_variants = [
-        (data * m + l2, "✗ the cross-entropy is summed over the examples, not averaged: "
-         "divide it by m."),
-        (-data + l2, "✗ the cross-entropy has the wrong sign: J = −(1/m) Σ [y log a + "
-         "(1 − y) log(1 − a)]."),
-    ]  # fmt: skip
-    for expected, line in data_variants:
-        if _close(got, expected):
-            return Score(half, max_points, ["✓ the L2 term is right.", line])
-    return Score(0.0, max_points, [
-        f"✗ J = {got:.6g}, expected {truth:.6g} (relative difference "
-        f"{abs(got - truth) / abs(truth):.1e}): the cross-entropy alone is {data:.6g} and "
-        f"the L2 term λ/(2m)·Σ‖W‖² is {l2:.6g} (λ = {lambd:g}, m = {m})."
-    ])  # fmt: skip
+    return judge_l2_cost(got, data, params, lambd, Y.shape[1], max_points)
 
 
 # --- cost_with_fixed_dropout -----------------------------------------------------------

@@ -81,7 +81,7 @@ def test_a_summed_cross_entropy_keeps_the_l2_half():
     inputs, data, norms, lambd, m = _reg()
     score = REG.score(m * data + lambd * norms / (2 * m), inputs, 3.0)
     assert score.points == 1.5
-    assert "✓ the L2 term is right." in score.lines and "divide it by m" in _text(score)
+    assert "✓ the L2 term is right." in score.lines and "not averaged" in _text(score)
 
 
 def test_an_unexplained_cost_shows_both_terms():

@@ -79,7 +79,7 @@ def test_value_tasks_compare_with_the_reference():
     truth = nn.cost(inputs["AL"], inputs["Y"], inputs["params"], lambd=inputs["lambd"])
     assert task.score(truth, inputs, 2.0).points == 2.0
     wrong = task.score(truth + 0.01, inputs, 2.0)
-    assert wrong.points == 0.0 and "yours" in wrong.lines[0]
+    assert wrong.points == 0.0 and "expected" in wrong.lines[0]
 
 
 BUGGY_SOLUTION = """
@@ -181,3 +181,130 @@ def test_a_block_no_finite_difference_can_check_is_graded_against_exact_backprop
     score = backprop.TASKS["test_backward"].score(grads, inputs, 6.0)
     assert score.points == pytest.approx(points)
     assert any("db1: every entry crosses a ReLU kink" in line for line in score.lines)
+
+
+# --- what the feedback of 04 says about typical mistakes (issue 11) --------------------
+
+
+def _solution(*edits) -> str:
+    """The notebook's solution cells up to backward, with (old, new) text replacements."""
+    import nbformat
+
+    from autograder.course import SOLUTIONS
+
+    nb = nbformat.read(SOLUTIONS / "04-backprop" / "04-backprop.ipynb", as_version=4)
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nb.cells}
+    source = "import numpy as np\n" + "\n".join(
+        cells[k] for k in ("forward_helpers", "L_model_forward", "compute_cost", "L_model_backward")
+    )
+    for old, new in edits:
+        assert old in source, old
+        source = source.replace(old, new)
+    return source
+
+
+def _graded(task_id: str, source: str, seed: int = 7):
+    from autograder.grading import grade_answer
+    from autograder.harness import call_here
+
+    task = backprop.TASKS[task_id]
+    namespace = {}
+    exec(source, namespace)
+    inputs = task.draw(seed)
+    answer = call_here(task.call, (task.function, *task.needs), namespace, inputs)
+    return grade_answer(task, answer, inputs, 6.0)
+
+
+@pytest.mark.parametrize(
+    ("l2", "words"),
+    [
+        (lambda lambd, m: lambd / m, "twice the right one"),
+        (lambda lambd, m: lambd / 2, "without the 1/m"),
+        (lambda lambd, m: lambd, "without the 1/(2m)"),
+        (lambda lambd, m: lambd / (2 * m * m), "divided by m twice"),
+        (lambda lambd, m: 0.0, "no L2 term"),
+    ],
+)
+def test_compute_cost_names_each_l2_mistake_as_05_does(l2, words):
+    task = backprop.TASKS["test_cost"]
+    inputs = task.draw(3)
+    AL, Y, params, lambd = (inputs[k] for k in ("AL", "Y", "params", "lambd"))
+    m = Y.shape[1]
+    norms = sum(float(np.sum(params[f"W{k}"] ** 2)) for k in (1, 2, 3))
+    score = task.score(nn.cost(AL, Y) + l2(lambd, m) * norms, inputs, 2.0)
+    assert score.points == 0.0  # in 04 the cost is right or wrong: no half points
+    assert words in "\n".join(score.lines), score.lines
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (("relu(Z) if l < L else sigmoid(Z)", "relu(Z)"), "the output layer applies ReLU"),
+        (("relu(Z) if l < L else sigmoid(Z)", "sigmoid(Z)"), "hidden layers apply the sigmoid"),
+        (("Z = W @ A_prev + b", "Z = W @ A_prev"), "leaves out the bias b"),
+        (("for l in range(1, L + 1):", "for l in range(1, L):"), "the loop stops before"),
+        (("relu(Z) if l < L else sigmoid(Z)", "relu(Z) if l < L else (Z, Z)"), "not the sigmoid"),
+    ],
+)
+def test_a_wrong_forward_says_what_it_did(edit, words):
+    source = _solution(edit)
+    if "(Z, Z)" in edit[1]:  # an output the sigmoid cannot give: Z itself, beyond (0, 1)
+        source = source.replace("(Z, Z)", "(2 + np.abs(Z), Z)")
+    score = _graded("test_forward", source)
+    assert score.points == 0.0
+    assert words in "\n".join(score.lines), score.lines
+
+
+def test_a_backward_run_on_a_wrong_forward_points_at_the_forward():
+    score = _graded("test_backward", _solution(("Z = W @ A_prev + b", "Z = W @ A_prev")))
+    assert score.points == 0.0
+    assert "caches of your L_model_forward" in score.lines[0]
+    assert "leaves out the bias b" in score.lines[0]
+
+
+def test_a_missing_1_over_m_in_dW_with_l2_on_is_named():
+    source = _solution(("dZ @ A_prev.T / m + lambd", "dZ @ A_prev.T + lambd"))
+    score = _graded("test_backward", source)
+    text = "\n".join(score.lines)
+    assert score.points == 3.0 and "no simple pattern" not in text
+    assert text.count("its 1/m is missing, while its L2 term") == 3
+
+
+def test_an_in_place_update_through_an_alias_is_named():
+    alias = "    reg = W\n    reg *= lambd / m\n    dW = dZ @ A_prev.T / m + reg"
+    source = _solution(("    dW = dZ @ A_prev.T / m + lambd / m * W", alias))
+    score = _graded("test_backward", source)
+    assert score.points < 6.0
+    assert "changed the parameters they were given" in score.lines[0]
+
+
+@pytest.mark.parametrize(
+    ("edit", "words", "not_words"),
+    [
+        (('    ### END SOLUTION\n    return grads',
+          '    grads["dW1"], grads["dW2"] = grads["dW2"], grads["dW1"]\n    return grads'),
+         "dW1 and dW2 are swapped", "transposed?"),
+        (('grads[f"dW{l}"], grads[f"db{l}"]', 'grads[f"dW{l - 1}"], grads[f"db{l - 1}"]'),
+         "dW1 holds the gradient of W2", "transposed?"),
+        (("for l in range(L, 0, -1):", "for l in range(L, 1, -1):"),
+         "stop before it reaches layer 1", "np.zeros"),
+    ],
+)  # fmt: skip
+def test_gradients_under_the_wrong_key_say_where_they_went(edit, words, not_words):
+    score = _graded("test_backward", _solution(edit))
+    text = "\n".join(score.lines)
+    assert words in text and not_words not in text, text
+    if "l - 1" in edit[1]:
+        assert "off by one" in text
+
+
+@pytest.mark.parametrize(
+    "mask",
+    ["dA * (Z < 0)", "dA * (dA > 0)", "np.maximum(0, dA)", "dA * (Z > 1)", "dA * Z"],
+)
+def test_relu_mask_bugs_point_at_dZ_not_at_zeros_or_indices(mask):
+    source = _solution(("dZ = dA * (Z > 0)", f"dZ = {mask}"))
+    for seed in range(6):
+        text = "\n".join(_graded("test_backward", source, seed).lines)
+        assert "error enters at dZ" in text, text
+        assert "np.zeros" not in text and "loop-bound" not in text, text
