@@ -138,9 +138,14 @@ def _score_buggy_blocks(value, inputs: dict, max_points: float) -> Score:
         parts = [f"✓ {', '.join(sorted(right))}: indeed wrong"] if right else []
         if wrong - unknown:
             parts.append(f"✗ {', '.join(sorted(wrong - unknown))}: passed the check")
-        if unknown:
+        cased = {b: k for b in unknown for k in case["grads"] if b.lower() == k.lower()}
+        if cased:
+            parts.append("✗ " + ", ".join(f"{b} is not {k}" for b, k in sorted(cased.items()))
+                         + ": names are case-sensitive")  # fmt: skip
+        if unknown - set(cased):
             parts.append(
-                f"✗ no block {', '.join(sorted(unknown))} (see {', '.join(case['grads'])})"
+                f"✗ no block {', '.join(sorted(unknown - set(cased)))} (see "
+                f"{', '.join(case['grads'])})"
             )
         if missed:
             parts.append(f"✗ {len(missed)} wrong block(s) not named: read every block's verdict")

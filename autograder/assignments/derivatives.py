@@ -105,37 +105,39 @@ def _variants(f, x: float, e: float) -> dict[str, float]:
     }
 
 
+# What each wrong formula is, and where it goes wrong; never the formula to type instead.
 _DIAGNOSIS = {
     "forward": {
-        "backward": "this is the backward difference (f(x) − f(x−ε))/ε; the one-sided "
-        "difference asked for steps forward: (f(x+ε) − f(x))/ε.",
-        "central": "this is the two-sided difference; here one side is asked for: "
-        "(f(x+ε) − f(x))/ε.",
-        "forward/2": "half the right value: divide by ε, not by 2ε (the points x and x+ε "
-        "are ε apart).",
-        "-forward": "the right size but the wrong sign: subtract f(x) from f(x+ε), not the "
-        "other way round.",
+        "backward": "this is the backward difference, through x − ε and x; the one-sided "
+        "difference asked for steps forward, through x and x + ε.",
+        "central": "this is the two-sided difference, through x − ε and x + ε; here the "
+        "one-sided one, through x and x + ε, is asked for.",
+        "forward/2": "half the right value: the divisor is the distance between the two "
+        "points, and x and x + ε are ε apart, not 2ε.",
+        "-forward": "the right size but the wrong sign: the two values are subtracted in "
+        "the wrong order.",
         "forward*eps": "you forgot to divide by ε: f(x+ε) − f(x) is a rise, the slope is "
         "rise / run.",
-        "precedence forward": "missing parentheses: f(x+ε) − f(x)/ε divides only f(x); "
-        "write (f(x + eps) - f(x)) / eps.",
+        "precedence forward": "operator precedence: without parentheses around the "
+        "difference, only f(x) is divided by ε.",
     },
     "central": {
-        "2*central": "twice the right value: divide by 2ε, not by ε (the points x−ε and "
-        "x+ε are 2ε apart).",
-        "forward": "this is the one-sided difference (f(x+ε) − f(x))/ε; the two-sided one "
-        "uses f(x+ε) and f(x−ε).",
-        "backward": "this is the backward difference (f(x) − f(x−ε))/ε; the two-sided one "
-        "uses f(x+ε) and f(x−ε).",
-        "-central": "the right size but the wrong sign: subtract f(x−ε) from f(x+ε).",
-        "central*eps": "you forgot to divide by 2ε.",
-        "precedence central": "(…)/2*eps multiplies by ε instead of dividing: Python reads "
-        "a / 2 * eps as (a / 2) * eps; write (f(x + eps) - f(x - eps)) / (2 * eps).",
+        "2*central": "twice the right value: the divisor is the distance between the two "
+        "points, and x − ε and x + ε are 2ε apart.",
+        "forward": "this is the one-sided difference, through x and x + ε; the two-sided "
+        "one goes through x − ε and x + ε.",
+        "backward": "this is the backward difference, through x − ε and x; the two-sided "
+        "one goes through x − ε and x + ε.",
+        "-central": "the right size but the wrong sign: the two values are subtracted in "
+        "the wrong order.",
+        "central*eps": "you forgot to divide by 2ε: f(x+ε) − f(x−ε) is a rise over a run of 2ε.",
+        "precedence central": "operator precedence: Python reads a / 2 * eps as "
+        "(a / 2) * eps, so ε multiplies instead of dividing.",
     },
 }
 HALF_STEP = (
-    "a valid two-sided difference, but with step ε/2: (f(x+ε/2) − f(x−ε/2))/ε. Use the "
-    "lecture's x ± ε and divide by 2ε (half points)."
+    "a valid two-sided difference, but through x ± ε/2 rather than the lecture's x ± ε "
+    "(half points)."
 )
 NAMES = {"forward": "one_sided_difference", "central": "two_sided_difference"}
 TRUNCATION = {"forward": "ε·f''/2", "central": "ε²·f'''/6"}

@@ -87,8 +87,8 @@ def _norm_variants(a, b) -> list[tuple[str, float]]:
     n = np.linalg.norm
     with np.errstate(divide="ignore", invalid="ignore"):
         out = [
-            ("you used the 1-norm (a sum of absolute values); use the Euclidean 2-norm, "
-             "np.linalg.norm", np.abs(x - y).sum() / (np.abs(x).sum() + np.abs(y).sum())),
+            ("you used the 1-norm (a sum of absolute values); the relative difference uses "
+             "the Euclidean 2-norm", np.abs(x - y).sum() / (np.abs(x).sum() + np.abs(y).sum())),
             ("that is ‖a − b‖₂ without the denominator: divide by ‖a‖₂ + ‖b‖₂ so the "
              "number does not depend on the size of the gradient", n(x - y)),
             ("you squared the norms; use ‖·‖₂ itself, not ‖·‖₂²",
@@ -99,15 +99,15 @@ def _norm_variants(a, b) -> list[tuple[str, float]]:
              "and stays in [0, 1]", n(x - y) / n(y)),
             ("you divided by ‖a‖₂ only; divide by ‖a‖₂ + ‖b‖₂ so the result is symmetric "
              "and stays in [0, 1]", n(x - y) / n(x)),
-            ("you used the max-norm; use the Euclidean 2-norm, np.linalg.norm",
+            ("you used the max-norm; the relative difference uses the Euclidean 2-norm",
              np.abs(x - y).max() / (np.abs(x).max() + np.abs(y).max())),
-            ("an average of entrywise ratios is not the ratio of norms; use "
-             "‖a − b‖₂ / (‖a‖₂ + ‖b‖₂)", float(np.mean(np.abs(x - y) / (np.abs(x) + np.abs(y))))),
+            ("an average of entrywise ratios is not the ratio of norms the relative "
+             "difference is", float(np.mean(np.abs(x - y) / (np.abs(x) + np.abs(y))))),
         ]  # fmt: skip
         if A.ndim == 2 and min(A.shape) > 1:
             out.append((
-                "for a matrix, np.linalg.norm(x, 2) is the largest singular value; use the "
-                "2-norm of all entries: np.linalg.norm(x) (no ord) or of x.ravel()",
+                "for a matrix, the norm with ord=2 is its largest singular value; the "
+                "relative difference takes the 2-norm of all entries, as if unrolled",
                 n(A - B, 2) / (n(A, 2) + n(B, 2)),
             ))  # fmt: skip
     return [(hint, float(v)) for hint, v in out]
@@ -279,7 +279,13 @@ def _loop_findings(points, theta: np.ndarray, theta_after, eps: float) -> dict[s
         never = "θ − εe_i" if up else "θ + εe_i"
         found["one_sided"] = (
             f"✗ J was never evaluated at {never}: that is a one-sided difference, with an "
-            "error O(ε); use (J(θ + εe_i) − J(θ − εe_i)) / (2ε), whose error is O(ε²)."
+            "error O(ε); the two-sided one, through θ + εe_i and θ − εe_i, has an error O(ε²)."
+        )
+    if not moved.any() and len(points):
+        found["unmoved"] = (
+            f"✗ all {len(points)} evaluations of J were at θ itself, never at a moved θ: are "
+            "θ+ and θ− the very array θ (no copy), so that its −ε undid the +ε before J was "
+            "called?"
         )
     missed = sorted(set(range(theta.size)) - up - down)
     if (up or down) and missed:
@@ -288,6 +294,9 @@ def _loop_findings(points, theta: np.ndarray, theta_after, eps: float) -> dict[s
             "missed): loop over every entry of θ."
         )
     return found
+
+
+_TWO_SIDED = "the two-sided one, through θ + εe_i and θ − εe_i, has an error O(ε²)."
 
 
 def _approx_findings(approx: np.ndarray, inputs: dict, ref: np.ndarray) -> tuple[str, bool]:
@@ -299,16 +308,19 @@ def _approx_findings(approx: np.ndarray, inputs: dict, ref: np.ndarray) -> tuple
     down = np.array([J(theta - e[i]) for i in range(theta.size)])
     variants = [
         ((up - j0) / eps, "that is the one-sided difference (J(θ + εe_i) − J(θ)) / ε, with an "
-         "error O(ε); use (J(θ + εe_i) − J(θ − εe_i)) / (2ε), whose error is O(ε²)."),
+         f"error O(ε); {_TWO_SIDED}"),
         ((j0 - down) / eps, "that is the one-sided difference (J(θ) − J(θ − εe_i)) / ε, with "
-         "an error O(ε); use (J(θ + εe_i) − J(θ − εe_i)) / (2ε), whose error is O(ε²)."),
+         f"an error O(ε); {_TWO_SIDED}"),
         ((up - j0) / (2 * eps), "you computed (J(θ + εe_i) − J(θ)) / (2ε): are θ+ and θ− the "
          "same array (no .copy()), so that moving θ−[i] by −ε just undid the +ε?"),
         ((up - down) / eps, "you divided by ε instead of 2ε: the two points are 2ε apart."),
         (up - down, "you forgot to divide by 2ε."),
-        ((up - down) / 2, "you divided by 2 but not by ε: divide by 2ε."),
-        ((down - up) / (2 * eps), "the sign is flipped: J(θ + εe_i) comes first."),
+        ((up - down) / 2, "you divided by 2 but not by ε."),
+        ((down - up) / (2 * eps), "the sign is flipped: the two values are subtracted in the "
+         "wrong order."),
     ]  # fmt: skip
+    if not approx.any():
+        return "✗ dtheta_approx is all zeros: was it never filled in?", False
     for candidate, hint in variants:
         if relative_difference(approx, candidate) <= 1e-9:
             return f"✗ dtheta_approx: {hint}", True
@@ -319,8 +331,8 @@ def _approx_findings(approx: np.ndarray, inputs: dict, ref: np.ndarray) -> tuple
     i = int(bad[0]) if bad.size else int(np.argmax(np.abs(approx - ref)))
     return (
         f"✗ dtheta_approx differs from the two-sided difference in {bad.size} of "
-        f"{ref.size} entries; first dtheta_approx[{i}]: yours {approx[i]:.8g} vs expected "
-        f"(J(θ + εe_{i}) − J(θ − εe_{i})) / (2ε) = {ref[i]:.8g}.",
+        f"{ref.size} entries; first dtheta_approx[{i}]: yours {approx[i]:.8g} vs the "
+        f"two-sided difference {ref[i]:.8g}.",
         False,
     )
 
@@ -351,7 +363,8 @@ def _score_grad_check(value, inputs: dict, max_points: float) -> Score:
         lines += [loop[k] for k in ("changed", "drift", "step", "missed") if k in loop]
         if rel > RTOL and not {"drift", "step"} & set(loop):
             line, named = _approx_findings(approx, inputs, ref)
-            lines.append(line if named or "one_sided" not in loop else loop["one_sided"])
+            told = [loop[k] for k in ("unmoved", "one_sided") if k in loop]
+            lines.append(line if named or not told else told[0])
 
     mine = approx if approx is not None else ref
     for key, what in _CASES:
@@ -371,7 +384,11 @@ def _score_grad_check(value, inputs: dict, max_points: float) -> Score:
             lines.append(f"✓ the difference for {what}: {number:.3e}{note}")
         else:
             hints = [h for h, v in _norm_variants(grad, mine) if _close(number, v, 1e-6)]
-            why = hints[0] if hints else "it should be relative_diff(grad, dtheta_approx)"
+            why = (
+                hints[0]
+                if hints
+                else ("it should be the relative difference of grad and your dtheta_approx")
+            )
             lines.append(
                 f"✗ the difference for {what}: yours {number:.3e}, expected {expected:.3e} — {why}."
             )
@@ -603,9 +620,10 @@ def _judge_label(got, index: int, spec, case: dict) -> tuple[bool, str]:
     if block not in shapes:
         return False, f"✗ there is no block {block!r}; the blocks are {', '.join(spec.names)}."
     swapped = block == wrong_block and entry == tuple(wrong_entry)[::-1]
+    if swapped:
+        return False, f"✗ not {shown}: row and column are swapped; the label is [row, column]."
     if any(i >= n for i, n in zip(entry, shapes[block], strict=True)):
-        why = "; the label is [row, column]" if swapped else ""
-        return False, f"✗ {block} has shape {shapes[block]}, so {shown} does not exist{why}."
+        return False, f"✗ {block} has shape {shapes[block]}, so {shown} does not exist."
     at = spec.offsets[spec.names.index(block)] + int(np.ravel_multi_index(entry, shapes[block]))
     numeric = _network_dtheta(case["params"], case["X"], case["Y"])
     gap = "the largest gap |dθapprox[i] − dθ[i]|"
@@ -613,8 +631,6 @@ def _judge_label(got, index: int, spec, case: dict) -> tuple[bool, str]:
         why = f"that is the largest entry of dθ, not {gap}"
     elif at == int(np.argmax(np.abs(numeric))):
         why = f"that is the largest entry of dθapprox, not {gap}"
-    elif swapped:
-        why = "row and column are swapped: the label is [row, column]"
     elif block == wrong_block:
         why = f"the wrong entry is in d{block}, but d{shown} agrees with the numeric gradient"
     else:

@@ -104,9 +104,9 @@ def _score_dropout_cost(value, inputs: dict, max_points: float) -> Score:
         return Score(0.0, max_points, [
             f"✗ two calls with the same seed gave different costs ({first:.8g} and "
             f"{second:.8g}): the mask is not fixed, so J changes between the two costs of "
-            "every central difference and the grad check measures noise. Draw layer l's "
-            "mask from np.random.default_rng((seed, l)) inside the function, not from "
-            "np.random.rand or a generator created outside it."
+            "every central difference and the grad check measures noise. Each call must "
+            "draw the same masks from the seed it is given, as the task says, not from the "
+            "global random state or a generator made outside the function."
         ])  # fmt: skip
     fixed = "✓ the mask is fixed: two calls with the same seed give the same cost."
     truth = nn.network_cost(params, X, Y, keep_prob=keep, dropout_seed=int(seed))
@@ -117,22 +117,21 @@ def _score_dropout_cost(value, inputs: dict, max_points: float) -> Score:
         ])  # fmt: skip
     plain = nn.network_cost(params, X, Y)
     variants = [
-        (plain, 0.0, "✗ your J has no dropout at all: it equals the cost with keep_prob = 1. "
-         "Multiply each hidden layer's activations A_l by its mask and divide by keep_prob."),
+        (plain, 0.0, "✗ your J has no dropout at all: it equals the cost with keep_prob = 1; "
+         "the hidden layers' activations are neither masked nor scaled."),
         (_dropout_cost(params, X, Y, _masks(inputs, "reference"), scale=False), 0.25,
          f"✗ the masks are right but A_l is not divided by keep_prob = {keep:g}: inverted "
          "dropout scales the kept units up so that E[A_l] does not change (and the "
          "backward pass divides by keep_prob too)."),
         (_dropout_cost(params, X, Y, _masks(inputs, "inverted")), 0.25,
-         f"✗ your mask keeps a unit with probability 1 − keep_prob: keep where "
-         f"rng.random(shape) < keep_prob = {keep:g}."),
+         f"✗ your mask keeps a unit with probability 1 − keep_prob, not keep_prob = {keep:g}: "
+         "the comparison is the wrong way round."),
         (_dropout_cost(params, X, Y, _masks(inputs, "one_generator")), 0.5,
-         "✗ your masks come from one generator np.random.default_rng(seed) drawn layer "
-         "after layer; the reference (and gradlib.nn.forward) draws layer l's mask from "
-         "its own np.random.default_rng((seed, l))."),
+         "✗ your masks come from one generator, seeded with seed and drawn layer after "
+         "layer; in the task each layer l has a generator of its own, seeded with (seed, l)."),
         (_dropout_cost(params, X, Y, _masks(inputs, "same_seed")), 0.5,
-         "✗ every layer's mask comes from np.random.default_rng(seed); layer l's must come "
-         "from np.random.default_rng((seed, l)), so layers get different masks."),
+         "✗ every layer's mask comes from a generator seeded with seed alone, so the layers "
+         "share one pattern; in the task layer l's generator is seeded with (seed, l)."),
     ]  # fmt: skip
     for expected, share, line in variants:
         if _close(first, expected):
@@ -236,18 +235,20 @@ def _judge_kinks(got, truth: set[str], blocks: list[str]) -> tuple[float, str]:
             return 1.0, "✓ no step crossed a kink: the empty set."
         return 0.0, (
             f"✗ no step crossed a kink here, so the answer is the empty set, not "
-            f"{', '.join(sorted(named))}: take the blocks from the report's kink lines."
+            f"{', '.join(sorted(named))}."
         )
     parts = [f"✓ {', '.join(sorted(right))}: steps crossed the kink"] if right else []
     if known := sorted(b for b in wrong if b in blocks):
         parts.append(f"✗ no step in {', '.join(known)} crossed a kink")
-    if unknown := sorted(wrong - set(blocks)):
+    cased = {v: b for v in wrong - set(blocks) for b in blocks if v.lower() == b.lower()}
+    if cased:
+        parts.append("✗ " + ", ".join(f"{v} is not {b}" for v, b in sorted(cased.items()))
+                     + ": names are case-sensitive")  # fmt: skip
+    if unknown := sorted(wrong - set(blocks) - set(cased)):
         parts.append(f"✗ no block {', '.join(unknown)} (the blocks are {', '.join(blocks)})")
     if missed := truth - named:
-        parts.append(
-            f"✗ {len(missed)} block(s) with kink crossings not named: read the report's kink "
-            "lines; a kink in a layer is crossed by steps in the layers below it too"
-        )
+        parts.append(f"✗ {len(missed)} block(s) whose entries the check left out as kinks "
+                     "are missing from your set")  # fmt: skip
     return max(0, len(right) - len(wrong)) / len(truth), "; ".join(parts) + "."
 
 
@@ -270,8 +271,8 @@ def _scalar(value, what: str) -> tuple[float, str]:
         return np.nan, f"✗ {what} should be a number (a float), got {kind_of(value)}."
     if arr.size != 1:
         return np.nan, (
-            f"✗ {what} should be one number, got an array of shape {arr.shape}: average "
-            "the per-example losses (np.mean) and add the L2 term."
+            f"✗ {what} should be one number, got an array of shape {arr.shape}: the cost is "
+            "the mean of the per-example losses (plus the L2 term, where there is one)."
         )
     number = float(arr.reshape(()))
     if not np.isfinite(number):

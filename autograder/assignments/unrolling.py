@@ -14,6 +14,7 @@ from math import prod
 
 import numpy as np
 
+import gradlib
 from autograder.harness import Unreadable
 from autograder.tasks import Score, Task
 from autograder.tasks import array_of_shape as _as_array
@@ -26,8 +27,17 @@ MIN_LAYERS, MAX_LAYERS = 11, 13
 # Unrolling only copies numbers: an answer equals the reference to rounding, or is wrong.
 EXACT = 1e-12
 
-# The reference unrolling answers every question here: using it earns nothing.
-NO_REFERENCE = ("gradlib.unroll",)
+# The reference unrolling answers every question here: using it earns nothing, under its
+# own module or under the names gradlib re-exports (from gradlib import params_to_vector).
+NO_REFERENCE = ("gradlib.unroll",) + tuple(
+    f"gradlib.{name}" for name in gradlib.__all__
+    if getattr(getattr(gradlib, name), "__module__", "") == "gradlib.unroll"
+)  # fmt: skip
+# Said wherever a wrong θ order shows: the order comes from exercise 1.
+FROM_ORDER = (
+    " (if this builds on your theta_order, fix that one first: its own check, exercise 1, "
+    "names the same mistake)"
+)
 
 
 # ---------------------------------------------------------------- orders, right and wrong
@@ -47,7 +57,7 @@ def theta_names(names) -> list[str]:
 MISORDERS: dict[str, tuple[Callable[[list[str]], list[str]], str]] = {
     "sorted": (
         lambda ns: sorted(ns),
-        "string order (sorted(names)): every W before every b, and W10 before W2",
+        "string order (the names compared as text): every W before every b, and W10 before W2",
     ),
     "string_layer": (
         lambda ns: sorted(ns, key=lambda n: (n.lstrip("dWb"), n.lstrip("d")[0] != "W")),
@@ -189,15 +199,15 @@ def _vector(value, n: int, what: str) -> tuple[np.ndarray | None, str]:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
         return None, (
-            f"✗ {what} should be one flat array, got a {type(value).__name__} of pieces: "
-            "np.concatenate the flattened blocks."
+            f"✗ {what} should be one flat array, got a {type(value).__name__} of pieces: θ "
+            "holds the blocks' entries end to end, in one array."
         )
     if arr.ndim == 2 and 1 in arr.shape:  # a column (n, 1) as in the lectures is fine
         arr = arr.reshape(-1)
     if arr.ndim != 1:
         return None, (
-            f"✗ {what} should be a vector of shape ({n},), got shape {arr.shape}: flatten "
-            "each block (.reshape(-1)) before concatenating."
+            f"✗ {what} should be a vector of shape ({n},), got shape {arr.shape}: each "
+            "block goes into θ flattened, its entries one after the other."
         )
     if not np.all(np.isfinite(arr)):
         return None, f"✗ {what} contains NaN or inf."
@@ -285,13 +295,13 @@ def _vector_mistake(got, blocks: dict, names: list[str], given: list[str], prefi
             parts = []
             if order != names:
                 shown = [prefix + n for n in order]
-                parts.append(
-                    f"follows {_order_mistake(shown, keyed, in_dict)} ({', '.join(shown[:5])}, …)"
-                )
+                mistake = _order_mistake(shown, keyed, in_dict)
+                note = FROM_ORDER if "dict's keys" not in mistake else ""
+                parts.append(f"follows {mistake} ({', '.join(shown[:5])}, …){note}")
             if ravel == "F":
                 parts.append(
                     "flattens each block column by column (order='F', or a transpose); θ "
-                    "reads each block row by row, as W.reshape(-1) does"
+                    "holds each block row by row, NumPy's default order"
                 )
             return "; and ".join(parts)
     return ""
@@ -390,14 +400,15 @@ def _dict_mistake(wrong: dict, theta: np.ndarray, shapes: dict, names: list[str]
                 continue
             parts = []
             if order != names:
+                mistake = _order_mistake(order, names, list(shapes))
+                note = FROM_ORDER if "dict's keys" not in mistake else ""
                 parts.append(
-                    f"read the blocks out of θ in {_order_mistake(order, names, list(shapes))} "
-                    f"({', '.join(order[:5])}, …)"
+                    f"read the blocks out of θ in {mistake} ({', '.join(order[:5])}, …){note}"
                 )
             if ravel == "F":
                 parts.append(
                     "filled each block column by column (order='F'); θ holds each block row "
-                    "by row, so use .reshape(shape) with its default order"
+                    "by row, NumPy's default order"
                 )
             return "; and ".join(parts)
     return ""
@@ -445,6 +456,15 @@ def _score_theta_order(value, inputs: dict, max_points: float) -> Score:
 
 def _pair(answer) -> tuple[str | None, tuple[int, ...] | None, str]:
     """(name, index, "") from an answer (name, index tuple), else (None, None, why)."""
+    if answer is None:
+        return (
+            None,
+            None,
+            (
+                "is None: no block was found for it (a missing return, or block offsets that do "
+                "not add up to θ's positions?)"
+            ),
+        )
     if not isinstance(answer, list | tuple) or len(answer) != 2:
         return None, None, "should be a pair (name, index), e.g. ('W2', (1, 0))"
     name, index = answer
@@ -473,6 +493,16 @@ def _locate_mistake(i: int, name: str, index: tuple, shapes: dict, spec: ParamSp
             return f"that is the position inside {name}; give the (row, column) of that entry"
         if index == tuple(v + 1 for v in true_index):
             return "1-based; numpy indices start at 0"
+    inside = len(index) == len(shape) and all(
+        0 <= k < n for k, n in zip(index, shape, strict=False)
+    )
+    if name == true_name and inside:
+        start = spec.block(name).start
+        counted = i - int(np.ravel_multi_index(index, shape))
+        return (
+            f"you counted its entries from θ[{counted}], while {name} starts at θ[{start}]: "
+            "the offset of the block in θ (the sizes of the blocks before it) is off"
+        )
     for step in (-1, 1):
         if 0 <= i + step < spec.size and (name, index) == spec.locate(i + step):
             edge = " (is your block edge test < or ≤?)" if name != true_name else ""
@@ -480,7 +510,9 @@ def _locate_mistake(i: int, name: str, index: tuple, shapes: dict, spec: ParamSp
     for f, what in MISORDERS.values():
         wrong = _spec(shapes, f(list(spec.names)))
         if (name, index) == wrong.locate(i):
-            return f"blocks laid out in {what}"
+            return (f"blocks laid out in {what}{FROM_ORDER}; or block offsets that leave "
+                    "some blocks' sizes out (is the running offset advanced after every "
+                    "block?)")  # fmt: skip
     return ""
 
 

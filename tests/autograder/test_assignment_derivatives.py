@@ -38,15 +38,15 @@ def test_the_right_formulas_earn_full_points(seed):
 MISTAKES = [
     (ONE, lambda f, x, e: (f(x) - f(x - e)) / e, "backward difference"),
     (ONE, lambda f, x, e: (f(x + e) - f(x - e)) / (2 * e), "this is the two-sided difference"),
-    (ONE, lambda f, x, e: (f(x + e) - f(x)) / (2 * e), "divide by ε, not by 2ε"),
+    (ONE, lambda f, x, e: (f(x + e) - f(x)) / (2 * e), "ε apart, not 2ε"),
     (ONE, lambda f, x, e: (f(x) - f(x + e)) / e, "wrong sign"),
     (ONE, lambda f, x, e: f(x + e) - f(x), "forgot to divide by ε"),
-    (ONE, lambda f, x, e: f(x + e) - f(x) / e, "missing parentheses"),
-    (TWO, lambda f, x, e: (f(x + e) - f(x - e)) / e, "divide by 2ε, not by ε"),
+    (ONE, lambda f, x, e: f(x + e) - f(x) / e, "operator precedence"),
+    (TWO, lambda f, x, e: (f(x + e) - f(x - e)) / e, "2ε apart"),
     (TWO, lambda f, x, e: (f(x + e) - f(x)) / e, "this is the one-sided difference"),
     (TWO, lambda f, x, e: (f(x) - f(x - e)) / e, "this is the backward difference"),
     (TWO, lambda f, x, e: (f(x - e) - f(x + e)) / (2 * e), "wrong sign"),
-    (TWO, lambda f, x, e: (f(x + e) - f(x - e)) / 2 * e, "write (f(x + eps) - f(x - eps)) / (2"),
+    (TWO, lambda f, x, e: (f(x + e) - f(x - e)) / 2 * e, "operator precedence"),
     (TWO, lambda f, x, e: f(x + e) - f(x - e), "forgot to divide by 2ε"),
 ]
 
@@ -66,7 +66,7 @@ def test_a_two_sided_difference_with_half_steps_earns_half():
     inputs = TWO.draw(3)
     score = TWO.score(_at_points(inputs, lambda f, x, e: central(f, x, e / 2)), inputs, 2.0)
     assert score.points == 1.0
-    assert "step ε/2" in score.lines[0]
+    assert "x ± ε/2" in score.lines[0]
 
 
 @pytest.mark.parametrize("task", [ONE, TWO])
@@ -324,7 +324,7 @@ def test_the_self_check_in_the_kernel_names_the_mistake():
     results = _self_checks(code)
     assert results["one_sided_difference"].passed
     assert not results["two_sided_difference"].passed
-    assert "divide by 2ε, not by ε" in results["two_sided_difference"].summary()
+    assert "2ε apart" in results["two_sided_difference"].summary()
 
 
 def test_gradlib_numeric_derivatives_inside_best_eps_earn_nothing(in_box):

@@ -163,6 +163,15 @@ def grad_check(J, theta, grad, eps=1e-7):
         approx[i] = (up - down) / (2 * eps)
     return relative_diff(grad, approx), approx
 """, "no .copy()"),
+    "pseudo_code_without_copy": ("""
+def grad_check(J, theta, grad, eps=1e-7):
+    dtheta_approx = np.zeros(theta.shape)
+    for i in range(theta.size):
+        theta_plus = theta;  theta_plus[i] += eps
+        theta_minus = theta;  theta_minus[i] -= eps
+        dtheta_approx[i] = (J(theta_plus) - J(theta_minus)) / (2 * eps)
+    return relative_diff(grad, dtheta_approx), dtheta_approx
+""", "the very array θ (no copy)"),
     "own_eps": ("""
 def grad_check(J, theta, grad, eps=1e-7):
     approx = np.zeros(theta.shape)
@@ -191,6 +200,12 @@ def test_each_slip_in_the_loop_loses_the_approximation_and_is_named(slip):
     assert score.points == pytest.approx(2.0), _text(score)  # the differences still count
     assert hint in _text(score)
     assert not any(line.startswith("✓ dtheta_approx") for line in score.lines)
+
+
+def test_the_notebooks_pseudo_code_without_copy_is_not_blamed_on_the_divisor():
+    score = _grade("test_grad_check", RELATIVE_DIFF + LOOPS["pseudo_code_without_copy"][0])
+    text = _text(score)
+    assert "no copy" in text and "divisor" not in text and "0 ×" not in text, text
 
 
 def test_a_slip_in_the_difference_loses_only_the_differences():
@@ -304,6 +319,19 @@ LARGEST_DTHETA = FAULTY.replace("np.abs(approx - dtheta)", "np.abs(dtheta)")
 LARGEST_APPROX = FAULTY.replace("np.abs(approx - dtheta)", "np.abs(approx)")
 
 
+def test_a_row_column_swap_is_named_even_where_that_entry_does_not_exist():
+    for seed in range(40):
+        inputs = gc._draw_faulty(seed)
+        case = inputs["cases"]["0"]  # a weight matrix that is not square
+        index, spec = gc._faulty_truth(case)
+        block, (row, col) = gc._parse_label(spec.label(index))
+        rows, cols = case["params"][block].shape
+        if col >= rows or row >= cols:  # "W2[3, 2]" for W2[2, 3] of a (3, 4) matrix
+            break
+    ok, line = gc._judge_label(f"{block}[{col}, {row}]", index, spec, case)
+    assert not ok and "row and column are swapped" in line and "does not exist" not in line
+
+
 def _provided_network() -> dict:
     """Run the notebook's own provided_network cell."""
     path = SOLUTIONS / gc.ASSIGNMENT / f"{gc.ASSIGNMENT}.ipynb"
@@ -378,8 +406,8 @@ def test_faulty_element_names_each_kind_of_wrong_label():
     shape = cases[0]["params"][block].shape
     answers = {
         f" d{right[0]} ": "✓",
-        f"{block}[{col}, {row}]": "does not exist" if max(col - shape[0], row - shape[1]) >= 0
-        else "swapped",
+        f"{block}[{col}, {row}]": "row and column are swapped",  # "W2[3, 2]", even where
+        f"{block}[{shape[0]}, 0]": "does not exist",  # that entry does not exist
         "Z1[0, 0]": "no block 'Z1'",
         "theta[17]": "spec.label(i)",
         17: "the number 17",

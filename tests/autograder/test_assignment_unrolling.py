@@ -193,7 +193,7 @@ def test_a_missing_layer_earns_nothing_and_is_named():
         (None, "returned None"),
         ("theta", "one flat array"),
         (Unreadable("Tensor", "tensor(...)", "no float"), "could not read"),
-        (np.ones((3, 4)), "flatten each block"),
+        (np.ones((3, 4)), "each block goes into θ flattened"),
     ],
 )
 def test_unusable_thetas_earn_nothing_with_a_reason(value, said):
@@ -205,7 +205,7 @@ def test_unusable_thetas_earn_nothing_with_a_reason(value, said):
 def test_a_list_of_pieces_or_nan_earns_nothing():
     inputs, params, natural = _params()
     pieces = TO_THETA.score([params[n].reshape(-1) for n in natural], inputs, 3.0)
-    assert pieces.points == 0.0 and "np.concatenate" in _text(pieces)
+    assert pieces.points == 0.0 and "end to end, in one array" in _text(pieces)
     theta = _unroll(params, natural)
     theta[3] = np.nan
     nan = TO_THETA.score(theta, inputs, 3.0)
@@ -426,3 +426,46 @@ def test_the_guard_puts_paramspec_back():
     exec("import gradlib\ndef theta_order(n):\n    raise ValueError('boom')\n", namespace)
     _run("theta_order", namespace, PUBLIC_SEED)
     assert {a: ParamSpec.__dict__[a] for a in before} == before
+
+
+# --- feedback that points the right way (issue 11) ------------------------------------
+
+
+def test_a_missing_block_offset_is_named_not_blamed_on_the_order():
+    inputs, shapes, indices, natural = _locate_inputs()
+    answers = []
+    for i in indices:  # the right block, its entries counted from a wrong offset
+        name, index = _locate(i, shapes, natural)
+        flat = (int(np.ravel_multi_index(index, shapes[name])) + 1) % int(np.prod(shapes[name]))
+        answers.append((name, tuple(int(k) for k in np.unravel_index(flat, shapes[name]))))
+    text = _text(LOCATE.score(answers, inputs, 3.0))
+    assert "the offset of the block in θ" in text and "b before W" not in text, text
+    none = LOCATE.score([None] * len(indices), inputs, 3.0)
+    assert "no block was found" in _text(none)
+
+
+def test_a_wrong_order_in_later_exercises_points_back_at_theta_order():
+    inputs, params, _ = _params()
+    score = TO_THETA.score(_unroll(params, _string_layer(list(params))), inputs, 3.0)
+    assert "fix that one first: its own check, exercise 1" in _text(score)
+    inputs, theta, shapes, _ = _theta()
+    score = TO_PARAMS.score(_rolled(theta, shapes, sorted(shapes)), inputs, 3.0)
+    assert "exercise 1" in _text(score)
+    # the dict's own order is not theta_order's mistake
+    score = TO_PARAMS.score(_rolled(theta, shapes, list(shapes)), inputs, 3.0)
+    assert "exercise 1" not in _text(score)
+
+
+def test_the_static_check_sees_gradlibs_reexports_of_the_reference():
+    from autograder.grading import grade_answer
+    from autograder.harness import Answer
+
+    source = (
+        "from gradlib import params_to_vector\n"
+        "def params_to_theta(params):\n    return params_to_vector(params)[0]\n"
+    )
+    inputs, params, natural = _params()
+    right = Answer(True, _unroll(params, natural))  # what the runtime would not stop
+    score = grade_answer(TO_THETA, right, inputs, 3.0, sources=[source])
+    assert score.points == 0.0
+    assert "gradlib.params_to_vector" in _text(score) and "Shortcuts earn nothing" in _text(score)

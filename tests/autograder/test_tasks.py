@@ -134,6 +134,11 @@ def test_buggy_blocks_scoring_names_misses_and_false_alarms():
     assert "1 wrong block(s) not named" in score.lines[0]
     assert f"✗ {extra}: passed the check" in score.lines[1]
     assert "no block dZ9" in score.lines[2]
+    lower = [{b.lower() for b in t} for t in truth]  # "dw2" for "dW2"
+    score = task.score(lower, inputs, 3.0)
+    assert (
+        "names are case-sensitive" in score.lines[0] and "computed correctly" not in score.lines[0]
+    )
     assert task.score("dW2", inputs, 3.0).points == 0.0
     assert task.score([{"error": "NotImplementedError: "}] * 3, inputs, 3.0).lines == [
         "✗ buggy_blocks is not implemented yet (it raises NotImplementedError)."
