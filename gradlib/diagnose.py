@@ -247,7 +247,11 @@ def _regularization(blk: _Block, case: _Case) -> _Kind | None:
     if blk.stem == "b":
         return "extra_regularization", (
             f"d{blk.name} contains {term}, but L2 regularization sums the weights W only: "
-            "drop the λ term from db."
+            "the cost has no λ term in b."
+        )
+    if case.lambd and case.m and case.close(kappa, (case.m - 1) * case.lambd / case.m):
+        return "extra_regularization", (
+            f"d{blk.name} has an extra {term}: its L2 term is λ·{blk.name}, without the 1/m."
         )
     return "extra_regularization", (
         f"d{blk.name} has an extra {term}: the L2 gradient added twice, or λ used where "
@@ -259,7 +263,7 @@ def _kappa_text(kappa: float, case: _Case) -> str:
     if not (case.lambd and case.m):
         return f"{kappa:.3g} (λ/m?)"
     ratio = kappa / (case.lambd / case.m)
-    for r, text in ((1.0, "λ/m"), (0.5, "λ/(2m)"), (2.0, "2λ/m")):
+    for r, text in ((1.0, "λ/m"), (0.5, "λ/(2m)"), (2.0, "2λ/m"), (case.m - 1, "(m − 1)·λ/m")):
         if case.close(ratio, r):
             return f"{kappa:.3g} (= {text}, λ = {case.lambd:g}, m = {case.m:g})"
     return f"{kappa:.3g} (= {ratio:.3g}·λ/m)"

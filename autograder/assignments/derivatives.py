@@ -317,7 +317,7 @@ def _score_slope(value, inputs: dict, max_points: float) -> Score:
     if _close(number, fits["ends"], 1e-6):
         return Score(max_points / 2, max_points, [
             f"? {head} — you used only the two end points; fit all the points by least "
-            "squares (np.polyfit on the logs), so that one noisy point weighs less (half "
+            "squares, on the logs, so that one noisy point weighs less (half "
             "points)."
         ])  # fmt: skip
     for key, why in _SLOPE_DIAGNOSIS.items():

@@ -312,7 +312,7 @@ def _approx_findings(approx: np.ndarray, inputs: dict, ref: np.ndarray) -> tuple
         ((j0 - down) / eps, "that is the one-sided difference (J(θ) − J(θ − εe_i)) / ε, with "
          f"an error O(ε); {_TWO_SIDED}"),
         ((up - j0) / (2 * eps), "you computed (J(θ + εe_i) − J(θ)) / (2ε): are θ+ and θ− the "
-         "same array (no .copy()), so that moving θ−[i] by −ε just undid the +ε?"),
+         "same array (not copies), so that moving θ−[i] by −ε just undid the +ε?"),
         ((up - down) / eps, "you divided by ε instead of 2ε: the two points are 2ε apart."),
         (up - down, "you forgot to divide by 2ε."),
         ((up - down) / 2, "you divided by 2 but not by ε."),

@@ -510,9 +510,9 @@ def _locate_mistake(i: int, name: str, index: tuple, shapes: dict, spec: ParamSp
     for f, what in MISORDERS.values():
         wrong = _spec(shapes, f(list(spec.names)))
         if (name, index) == wrong.locate(i):
-            return (f"blocks laid out in {what}{FROM_ORDER}; or block offsets that leave "
-                    "some blocks' sizes out (is the running offset advanced after every "
-                    "block?)")  # fmt: skip
+            return (f"that is where θ[{i}] sits with the blocks laid out in {what}: from "
+                    "your theta_order (fix exercise 1 first), or a running offset that skips "
+                    "some blocks' sizes?")  # fmt: skip
     return ""
 
 

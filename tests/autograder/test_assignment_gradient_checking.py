@@ -162,7 +162,7 @@ def grad_check(J, theta, grad, eps=1e-7):
         minus = theta; minus[i] -= eps; down = J(minus)
         approx[i] = (up - down) / (2 * eps)
     return relative_diff(grad, approx), approx
-""", "no .copy()"),
+""", "the same array (not copies)"),
     "pseudo_code_without_copy": ("""
 def grad_check(J, theta, grad, eps=1e-7):
     dtheta_approx = np.zeros(theta.shape)

@@ -275,6 +275,12 @@ def test_a_missing_1_over_m_in_dW_with_l2_on_is_named():
     assert text.count("its 1/m is missing, while its L2 term") == 3
 
 
+def test_an_l2_gradient_without_its_1_over_m_is_named():
+    score = _graded("test_backward", _solution(("lambd / m * W", "lambd * W")))
+    text = "\n".join(score.lines)
+    assert score.points == 3.0 and text.count("its L2 term is λ·W") == 3, text
+
+
 def test_an_in_place_update_through_an_alias_is_named():
     alias = "    reg = W\n    reg *= lambd / m\n    dW = dZ @ A_prev.T / m + reg"
     source = _solution(("    dW = dZ @ A_prev.T / m + lambd / m * W", alias))
