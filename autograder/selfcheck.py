@@ -50,6 +50,14 @@ class SelfCheck:
         )
 
 
+class NotYetRight(AssertionError):
+    """A self-check that does not pass: IPython (and so nbgrader's Validate dialog) shows
+    its diagnosis alone, not the grader's frames it was raised from."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
+
+
 def check(function_or_name, seed: int = PUBLIC_SEED) -> SelfCheck:
     """Run the graded task for a function (or variable name) of your notebook on public inputs.
 
@@ -61,7 +69,7 @@ def check(function_or_name, seed: int = PUBLIC_SEED) -> SelfCheck:
     # The caller's globals are the notebook's, where the graded functions live.
     result = _run(name, sys._getframe(1).f_globals, seed)
     if os.environ.get("NBGRADER_VALIDATING") and not result.passed:
-        raise AssertionError(result.summary())
+        raise NotYetRight(result.summary())
     return result
 
 
@@ -89,4 +97,4 @@ def assert_passes(function_or_name, seed: int = PUBLIC_SEED) -> None:
     name = function_or_name if isinstance(function_or_name, str) else function_or_name.__name__
     result = _run(name, sys._getframe(1).f_globals, seed)
     if not result.passed:
-        raise AssertionError(result.summary())
+        raise NotYetRight(result.summary())

@@ -109,3 +109,4 @@ def test_nbgrader_validate_fails_exactly_where_points_would_be_lost(tmp_path, st
                  "test_backward_fixed": "backward_fixed"}  # fmt: skip
         for grade_id in lost:
             assert f"{names[grade_id]}: ✗ not yet" in out, (grade_id, out[-2000:])
+        assert "selfcheck.py" not in out  # the diagnosis, not the grader's own frames
