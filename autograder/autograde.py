@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import glob
 import html
-import multiprocessing
+import json
 import os
 import shutil
 import sqlite3
@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +29,7 @@ from pathlib import Path
 
 import nbformat
 
+from autograder import pool
 from autograder.course import (
     STATE_DIR,
     TA_SECTIONS,
@@ -45,13 +46,18 @@ from autograder.course import (
 )
 from autograder.ingest import Intake, ingest, write
 from autograder.inputs import course_secret
+from autograder.ledger import Ledger, fingerprint
 from autograder.lock import course_lock
-from autograder.sandbox import confine_worker, remove_stale_cgroups, require_isolation
+from autograder.outcomes import Outcome, class_outcomes, notebook_problems, table, write_csv
 from autograder.sandbox import describe as sandbox_status
+from autograder.sandbox import remove_stale_cgroups, require_isolation
 from autograder.worker import Executed, Job, execute_submission
 
 # Pools a submission may be in when a worker dies: the culprit fails, the others are graded.
 WORKER_TRIES = 3
+# What a student reads when the grader, not the submission, failed (the TA gets the detail).
+GRADER_ERROR_PAGE = "a grader error, your TA has been told"
+SHOWN = 20  # rows of the printed table (the CSV has every student)
 
 
 @dataclass
@@ -62,19 +68,30 @@ class Summary:
     failed: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     refused: dict[str, list[str]] = field(default_factory=dict)  # files not let in
+    grader_errors: set[str] = field(default_factory=set)  # failed through no fault of theirs
+    outcomes: list[Outcome] = field(default_factory=list)  # this run's students, one row each
+    csv: Path | None = None  # every student of the assignment (autograder.outcomes)
     notes: list[str] = field(default_factory=list)  # what gradkit changed in the course
     seconds: float = 0.0
     sandbox: list[str] = field(default_factory=sandbox_status)
 
-    def text(self) -> str:
+    def text(self, limit: int = SHOWN) -> str:
         lines = [
             f"graded {len(self.graded)}, failed {len(self.failed)}, skipped "
             f"{len(self.skipped)} (already graded; --force to regrade) in {self.seconds:.1f} s"
         ]
-        lines += [f"  FAILED {s}: {why}" for s, why in sorted(self.failed.items())]
+        if self.outcomes:
+            lines.append(table(self.outcomes, limit))
+        shown = {o.student for o in self.outcomes}
+        for student, why in sorted(self.failed.items()):  # without a row (an API caller's)
+            if student not in shown:
+                whose = " (grader error)" if student in self.grader_errors else ""
+                lines.append(f"  FAILED {student}{whose}: {why}")
+        if self.csv:
+            lines.append(f"  every student, with points and problems: {self.csv}")
         lines += [
             f"  refused from {s}: {'; '.join(why)}" for s, why in sorted(self.refused.items())
-        ]
+        ][:limit]
         lines += [f"  sandbox: {line}" for line in self.sandbox if "NOT" in line]
         lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
@@ -111,11 +128,16 @@ def recorded(url: str, assignment: str) -> set[str]:
 
 
 def needs_grading(course_dir: Path, assignment: str, intake: Intake, student: str,
-                  done: set[str]) -> bool:  # fmt: skip
-    """No grades recorded, no autograded copy, or a newer submission timestamp (nbgrader's)."""
+                  done: set[str], ledger: Ledger | None = None) -> bool:  # fmt: skip
+    """No grades recorded, no autograded copy, or a changed submission: other files than
+    the ones last graded (the ledger's fingerprint), else a newer timestamp (nbgrader's
+    rule, for submissions graded before gradkit kept fingerprints)."""
     graded = course_dir / "autograded" / student / assignment
     if student not in done or not graded.is_dir():
         return True
+    known = ledger.entries.get(student) if ledger else None
+    if known is not None and known.sha256:
+        return known.sha256 != fingerprint(intake.files)
     new, old = intake.files.get("timestamp.txt"), graded / "timestamp.txt"
     return new is not None and (not old.is_file() or new != old.read_bytes())
 
@@ -132,6 +154,7 @@ def autograde(
     executor: Executor | None = None,
     progress=None,
     sandbox: bool = True,
+    students: list[str] | None = None,
 ) -> Summary:
     """Autograde every submission of ``assignment`` in ``course_dir``.
 
@@ -146,16 +169,53 @@ def autograde(
     progress : callable(done, total, student, ok) for a progress display
     sandbox : False runs student code without isolation (gradkit's --no-sandbox): any
         student can then read the secret and rewrite the gradebook
+    students : grade only these (nbgrader's --student); the others are left as they are
+
+    After the run, ``COURSE/autograde-ASSIGNMENT.csv`` lists every student of the
+    assignment with points and problems (autograder.outcomes); ``Summary.outcomes`` has the
+    rows of this run's students.
     """
     start = time.perf_counter()
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, not {workers}")
+    if timeout is not None and timeout <= 0:
+        raise ValueError(f"timeout must be a positive number of seconds, not {timeout}")
     course_dir = Path(course_dir).resolve()
     check_assignment(assignment)
     require_isolation(sandbox)
     secret = course_secret(secret)
-    found = submissions(course_dir, assignment)
+    everyone = submissions(course_dir, assignment)
+    if not everyone:
+        raise CourseError(
+            f"no submissions found under {course_dir / 'submitted'}/*/{assignment}: each "
+            f"student's notebook goes in submitted/STUDENT/{assignment}/ (nbgrader's layout)."
+        )
+    found = everyone
+    if students:
+        missing = [s for s in students if s not in everyone]
+        if missing:
+            raise CourseError(
+                f"no submission of {assignment} from {', '.join(map(repr, missing))} under "
+                f"{course_dir / 'submitted'} (students with one: {_some(everyone)})."
+            )
+        found = {s: everyone[s] for s in everyone if s in students}
     with exclusive(course_dir, assignment):
-        return _autograde(assignment, course_dir, found, workers, force, timeout, secret, db_url,
-                          executor, progress, start, sandbox)  # fmt: skip
+        summary = _autograde(assignment, course_dir, found, workers, force, timeout, secret,
+                             db_url, executor, progress, start, sandbox)  # fmt: skip
+        url = db_url_of(nbgrader_config(course_dir, db_url=db_url,
+                                        settings=course_settings(course_dir)))  # fmt: skip
+        rows = class_outcomes(course_dir, assignment, list(everyone), url, summary.failed,
+                              summary.grader_errors)  # fmt: skip
+        summary.csv = write_csv(course_dir / f"autograde-{assignment}.csv", rows)
+    this_run = {*summary.graded, *summary.failed}
+    summary.outcomes = [row for row in rows if row.student in this_run]
+    return summary
+
+
+def _some(names, shown: int = 5) -> str:
+    names = list(names)
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 @contextmanager
@@ -163,6 +223,7 @@ def exclusive(course_dir: Path, assignment: str):
     """Hold the course directory's grading lock; clear what a killed run left behind."""
     with course_lock(course_dir, f"gradkit autograde {assignment}"):
         for stale in (course_dir / STATE_DIR).glob("autograde-*"):  # a killed run's work
+            pool.remove_run_tmp(stale)
             shutil.rmtree(stale, ignore_errors=True)
         yield
 
@@ -177,40 +238,44 @@ def _autograde(assignment, course_dir, found, workers, force, timeout, secret, d
     config.GradkitExecute.sandbox = sandbox
     register(config, assignment)
     done = recorded(db_url_of(config), assignment)
+    ledger = Ledger(course_dir, assignment)
     intakes = {}
     for student, folder in found.items():
         intakes[student] = intake = ingest(folder)
         if intake.refused:
             summary.refused[student] = intake.refused
-    todo = [s for s in found if force or needs_grading(course_dir, assignment, intakes[s], s, done)]
+    todo = [s for s in found if force
+            or needs_grading(course_dir, assignment, intakes[s], s, done, ledger)]  # fmt: skip
     summary.skipped = [s for s in found if s not in todo]
     for student in list(todo):
         problem = unreadable(intakes[student])
         if problem:
             todo.remove(student)
-            summary.failed[student] = problem
-            error_page(course_dir, assignment, student, problem)
+            _failed(summary, ledger, course_dir, assignment, student, intakes[student], problem,
+                    grader=False)  # fmt: skip
     if not todo:
+        ledger.compact()
         summary.seconds = time.perf_counter() - start
         return summary
     work = Path(tempfile.mkdtemp(prefix="autograde-", dir=course_dir / STATE_DIR))
+    tmp = pool.run_tmp(work)
     try:
         for student in todo:  # what the parent's nbgrader reads instead of submitted/
             write(intakes[student], work / "intake" / student / assignment)
         template = _template_gradebook(work, assignment, db_url_of(config))
         worker_settings = {k: v for k, v in config.items() if k in TA_SECTIONS}
         worker_settings.setdefault("GradkitExecute", {})["sandbox"] = sandbox
-        jobs = [Job(assignment, s, intakes[s].files, str(template), secret, worker_settings)
-                for s in todo]  # fmt: skip
+        scratch = work / "jobs"  # a killed run's job folders go with the next run's cleanup
+        scratch.mkdir(mode=0o700)
+        jobs = [Job(assignment, s, intakes[s].files, str(template), secret, worker_settings,
+                    str(scratch)) for s in todo]  # fmt: skip
         pending, tries, done_count = {job.student: job for job in jobs}, Counter(), 0
         while pending:  # a worker that died breaks its pool: the rest go to a fresh one
             own = executor is None
-            pool = executor or ProcessPoolExecutor(
-                max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn"),
-                initializer=confine_worker,
-            )  # fmt: skip
+            runner = executor or pool.new_pool(workers, tmp)
             try:
-                futures = {pool.submit(execute_submission, job): s for s, job in pending.items()}
+                futures = {runner.submit(execute_submission, job): s
+                           for s, job in pending.items()}  # fmt: skip
                 for future in as_completed(futures):
                     student = futures[future]
                     if _broken(future) and tries[student] < WORKER_TRIES - 1:
@@ -219,20 +284,63 @@ def _autograde(assignment, course_dir, found, workers, force, timeout, secret, d
                     result = _result(future, student)
                     del pending[student]
                     done_count += 1
-                    ok = result.ok and _record(config, work, assignment, result, summary)
-                    if not result.ok:
-                        summary.failed[student] = result.error
-                        error_page(course_dir, assignment, student, result.error)
+                    ok = _finish(config, work, assignment, result, intakes[student], summary,
+                                 ledger)  # fmt: skip
                     if progress:
                         progress(done_count, len(jobs), student, ok)
+            except BaseException:  # Ctrl-C (KeyboardInterrupt) above all: stop now, not later
+                if own:
+                    pool.stop(runner)
+                raise
             finally:
                 if own:
-                    pool.shutdown(cancel_futures=True)
+                    runner.shutdown(cancel_futures=True)
     finally:
+        shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
         remove_stale_cgroups()  # the workers' own, now that they have exited
+    ledger.compact()
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _finish(config, work: Path, assignment: str, result: Executed, intake: Intake,
+            summary: Summary, ledger: Ledger) -> bool:  # fmt: skip
+    """Record an executed submission's grades, or note why it could not be; True if graded."""
+    course_dir = Path(config.CourseDirectory.root)
+    if result.ok and _record(config, work, assignment, result, summary):
+        _graded(ledger, course_dir, assignment, intake, result)
+        return True
+    why = summary.failed[result.student] if result.ok else result.error
+    _failed(summary, ledger, course_dir, assignment, result.student, intake, why, grader=True)
+    return False
+
+
+def _graded(ledger: Ledger, course_dir: Path, assignment: str, intake: Intake,
+            result: Executed) -> None:  # fmt: skip
+    """Note a recorded submission in the ledger: its fingerprint and its problems."""
+    problems = [f"refused: {why}" for why in intake.refused]
+    for _, text in sorted(result.notebooks.items()):
+        try:
+            problems += notebook_problems(json.loads(text))
+        except ValueError:
+            continue
+    ledger.graded(result.student, fingerprint(intake.files), problems)
+    stale = course_dir / "feedback" / result.student / assignment / "gradkit-error.html"
+    if stale.is_file() and not stale.is_symlink():
+        stale.unlink()  # it said this submission could not be graded; now it has been
+
+
+def _failed(summary: Summary, ledger: Ledger, course_dir: Path, assignment: str, student: str,
+            intake: Intake, why: str, grader: bool) -> None:  # fmt: skip
+    """Note a submission that could not be graded. The student's page gives the reason only
+    when it is theirs (unreadable notebooks, refused files); the grader's own failures (a
+    worker, the gradebook) go to the TA alone."""
+    summary.failed[student] = why
+    if grader:
+        summary.grader_errors.add(student)
+    ledger.failed(student, why, grader, fingerprint(intake.files))
+    error_page(course_dir, assignment, student, GRADER_ERROR_PAGE if grader else why)
 
 
 def unreadable(intake: Intake) -> str:
@@ -251,7 +359,8 @@ def unreadable(intake: Intake) -> str:
 
 
 def error_page(course_dir: Path, assignment: str, student: str, problem: str) -> Path:
-    """A feedback page for a submission that could not be graded."""
+    """A feedback page for a submission that could not be graded, saying ``problem`` (which
+    the student reads: never the grader's own error)."""
     folder = course_dir / "feedback" / student / assignment
     folder.mkdir(parents=True, exist_ok=True)
     page = folder / "gradkit-error.html"
@@ -315,7 +424,8 @@ def _record(config, work: Path, assignment: str, result: Executed, summary: Summ
     try:
         run_converter(Autograde, replay, assignment, glob.escape(result.student))
     except Exception as exc:
-        summary.failed[result.student] = f"recording the grades failed: {exc}"
+        summary.failed[result.student] = (f"recording the grades failed: "
+                                          f"{type(exc).__name__}: {exc}")  # fmt: skip
         return False
     summary.graded.append(result.student)
     return True

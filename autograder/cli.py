@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +14,35 @@ from autograder.course import RELEASE, CourseError
 from autograder.inputs import SecretError
 from autograder.sandbox import SandboxError
 
+INTERRUPTED = ("gradkit: interrupted; grades recorded so far are kept — run the same command "
+               "again to grade the rest.")  # fmt: skip
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (what was wrong, and where to read more)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def positive(kind):
+    """An argparse type: a number of ``kind`` above zero, or a one-line refusal."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="gradkit", description=__doc__)
+    parser = Parser(prog="gradkit", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="show nbgrader's log")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -25,11 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("autograde", help="grade every submission of an assignment")
     p.add_argument("assignment")
     _course_args(p)
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes")
+    p.add_argument("--workers", type=positive(int), default=os.cpu_count() or 1,
+                   help="worker processes")  # fmt: skip
     p.add_argument("--force", action="store_true", help="regrade already graded submissions")
+    p.add_argument("--student", action="append", metavar="ID",
+                   help="grade only this student (repeatable; --force to regrade a graded "
+                   "one)")  # fmt: skip
     p.add_argument(
         "--timeout",
-        type=int,
+        type=positive(int),
         help="seconds per notebook cell (default: nbgrader_config.py's, else 30)",
     )
     p.add_argument("--secret", help="course secret (default: $GRADKIT_SECRET)")
@@ -56,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("demo", help="build a demo class and grade it end to end")
     p.add_argument("--course-dir", type=Path, help="where to build it (default: a temp dir)")
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--workers", type=positive(int), default=2)
 
     sub.add_parser("lab", help="open JupyterLab on course/")
 
@@ -70,9 +101,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gradkit: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\ngradkit: interrupted; grades recorded so far are kept — run the same command "
-              "again to grade the rest.", file=sys.stderr)  # fmt: skip
+        # Whatever is left to do on the way out (multiprocessing's exit handlers) must not
+        # keep a TA who presses Ctrl-C again waiting: then we leave at once.
+        signal.signal(signal.SIGINT, _leave)
+        print("\n" + INTERRUPTED, file=sys.stderr)
         return 130
+
+
+def _leave(signum, frame) -> None:
+    os.write(2, f"\n{INTERRUPTED}\n".encode())
+    os._exit(130)
 
 
 def _course_args(p: argparse.ArgumentParser) -> None:
@@ -93,7 +131,7 @@ def _run(args) -> int:
         summary = autograde(args.assignment, args.course_dir, workers=args.workers,
                             force=args.force, timeout=args.timeout, secret=args.secret,
                             db_url=args.db_url, progress=terminal_progress,
-                            sandbox=not args.no_sandbox)  # fmt: skip
+                            sandbox=not args.no_sandbox, students=args.student)  # fmt: skip
         print(summary.text())
         return 1 if summary.failed else 0
     elif args.command == "feedback":

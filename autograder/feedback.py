@@ -14,7 +14,13 @@ import stat
 import tempfile
 from pathlib import Path
 
-from autograder.course import check_assignment, course_settings, nbgrader_config, run_converter
+from autograder.course import (
+    CourseError,
+    check_assignment,
+    course_settings,
+    nbgrader_config,
+    run_converter,
+)
 
 CSP = (
     '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
@@ -27,15 +33,25 @@ HEAD = re.compile(rb"<head(\s[^>]*)?>", re.IGNORECASE)
 def feedback(assignment: str, course_dir, db_url: str | None = None) -> list[Path]:
     """Write feedback/STUDENT/ASSIGNMENT/*.html for every autograded submission.
 
-    Returns the HTML files written, each carrying the policy (see ``add_csp``).
+    Returns the HTML files written, each carrying the policy (see ``add_csp``). A course
+    directory that does not exist, an unknown assignment, or one with nothing autograded
+    is a CourseError that says so.
     """
     from nbgrader.converters import GenerateFeedback
 
     course_dir = Path(course_dir).resolve()
+    if not course_dir.is_dir():
+        raise CourseError(
+            f"no course directory at {course_dir}: pass --course-dir, the folder holding "
+            "submitted/, autograded/ and gradebook.db."
+        )
     check_assignment(assignment)
     graded = sorted((course_dir / "autograded").glob(f"*/{assignment}"))
     if not graded:
-        return []
+        raise CourseError(
+            f"nothing of {assignment} is autograded in {course_dir / 'autograded'}: run "
+            f"`gradkit autograde {assignment} --course-dir {course_dir}` first."
+        )
     config = nbgrader_config(course_dir, db_url=db_url, settings=course_settings(course_dir))
     try:
         run_converter(GenerateFeedback, config, assignment)

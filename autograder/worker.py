@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import io
 import logging
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ class Job:
     template_db : a gradebook file that knows the assignment (copied, never written)
     secret : course secret for the per-student inputs
     settings : the course's nbgrader settings for execution (course.TA_SECTIONS)
+    scratch : folder for the job's private copy (a copy of the gradebook among it): the
+        course's own work folder, which the next run clears should this one be killed;
+        the system's temporary folder when it does not exist here (another machine)
     """
 
     assignment: str
@@ -40,6 +44,7 @@ class Job:
     template_db: str
     secret: str
     settings: dict = field(default_factory=dict)
+    scratch: str = ""
 
 
 @dataclass
@@ -56,7 +61,9 @@ def execute_submission(job: Job) -> Executed:
     """Run nbgrader's Autograde with only GradkitExecute on a private copy of the submission."""
     from nbgrader.converters import Autograde
 
-    with tempfile.TemporaryDirectory(prefix="gradkit-job-") as tmp:  # no student name in a glob
+    scratch = job.scratch if job.scratch and os.path.isdir(job.scratch) else None
+    # No student name in the folder's name: it is globbed.
+    with tempfile.TemporaryDirectory(prefix="gradkit-job-", dir=scratch) as tmp:
         root = Path(tmp)
         write(Intake(job.files), root / "submitted" / job.student / job.assignment)
         shutil.copy(job.template_db, root / "gradebook.db")

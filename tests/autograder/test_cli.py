@@ -1,10 +1,13 @@
 """Is `gradkit` a thin CLI whose errors say what was wrong and what to do?"""
 
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from autograder import cli
+from autograder.autograde import autograde
 from autograder.course import RELEASE
 
 
@@ -42,7 +45,77 @@ def test_without_bubblewrap_autograde_refuses_in_one_clear_line(capsys, tmp_path
     assert "Traceback" not in out.err
     code, out = _run(capsys, "autograde", "04-backprop", "--course-dir", str(tmp_path),
                      "--no-sandbox")  # fmt: skip
-    assert code == 0 and "graded 0" in out.out  # the TA accepted the risk: no refusal
+    assert "apt-get" not in out.err  # the TA accepted the risk: no refusal, on to the class
+    assert code == 2 and "no submissions found under" in out.err
+
+
+@pytest.mark.parametrize(
+    "option",
+    [["--workers", "0"], ["--workers", "-2"], ["--workers", "two"], ["--timeout", "0"],
+     ["--timeout", "-1"]],
+)  # fmt: skip
+def test_bad_numbers_are_refused_in_one_line(capsys, tmp_path, option):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["autograde", "04-backprop", "--course-dir", str(tmp_path), *option])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert err.count("\n") == 1 and f"argument {option[0]}: " in err and option[1] in err
+    assert "Traceback" not in err and "usage:" not in err
+
+
+def test_bad_workers_through_the_installed_command(tmp_path):
+    gradkit = Path(sys.executable).parent / "gradkit"
+    run = subprocess.run([str(gradkit), "autograde", "04-backprop", "--workers", "0"],
+                         capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr == (
+        "gradkit autograde: argument --workers: must be at least 1, not 0 "
+        "(see gradkit autograde --help)\n"
+    )
+
+
+def test_the_api_refuses_bad_numbers_too(tmp_path):
+    with pytest.raises(ValueError, match="workers must be at least 1, not 0"):
+        autograde("04-backprop", tmp_path, workers=0, secret="s")
+    with pytest.raises(ValueError, match="timeout must be a positive number of seconds"):
+        autograde("04-backprop", tmp_path, timeout=-3, secret="s")
+
+
+def test_no_submissions_of_the_assignment(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADKIT_SECRET", "s")
+    (tmp_path / "submitted" / "ada" / "03-gradient-checking").mkdir(parents=True)
+    code, out = _run(capsys, "autograde", "04-backprop", "--course-dir", str(tmp_path))
+    assert code == 2 and out.out == ""
+    assert f"no submissions found under {tmp_path / 'submitted'}/*/04-backprop" in out.err
+    assert out.err.count("\n") == 1
+
+
+def test_a_student_without_a_submission(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADKIT_SECRET", "s")
+    for name in ("ada", "bob"):
+        (tmp_path / "submitted" / name / "04-backprop").mkdir(parents=True)
+    code, out = _run(capsys, "autograde", "04-backprop", "--course-dir", str(tmp_path),
+                     "--student", "carol")  # fmt: skip
+    assert code == 2 and "no submission of 04-backprop from 'carol'" in out.err
+    assert "students with one: ada, bob" in out.err
+
+
+def test_feedback_on_a_missing_course_dir(capsys, tmp_path):
+    missing = tmp_path / "nowhere"
+    code, out = _run(capsys, "feedback", "04-backprop", "--course-dir", str(missing))
+    assert code == 2 and f"no course directory at {missing}" in out.err
+    assert not missing.exists()
+
+
+def test_feedback_on_an_unknown_assignment(capsys, tmp_path):
+    code, out = _run(capsys, "feedback", "99-nope", "--course-dir", str(tmp_path))
+    assert code == 2 and "no assignment '99-nope'" in out.err
+
+
+def test_feedback_before_autograde(capsys, tmp_path):
+    code, out = _run(capsys, "feedback", "04-backprop", "--course-dir", str(tmp_path))
+    assert code == 2 and "nothing of 04-backprop is autograded" in out.err
+    assert "gradkit autograde 04-backprop" in out.err and out.err.count("\n") == 1
 
 
 def test_report_without_gradebook(capsys, tmp_path):

@@ -1,9 +1,11 @@
 """Faults: is nothing lost when autograde is killed, or when a submission is broken?"""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,8 +30,10 @@ def _class(course: Path, n: int) -> list[str]:
     return names
 
 
-def _gradkit(course: Path) -> subprocess.Popen:
+def _gradkit(course: Path, tmp: Path | None = None) -> subprocess.Popen:
     env = {**os.environ, "GRADKIT_SECRET": SECRET}
+    if tmp is not None:  # the run's temporary folder, to look into
+        env["TMPDIR"] = str(tmp)
     cmd = [str(Path(sys.executable).parent / "gradkit"), "autograde", "04-backprop",
            "--course-dir", str(course), "--workers", "2"]  # fmt: skip
     return subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.PIPE,
@@ -44,26 +48,75 @@ def _wait_for_grades(course: Path, at_least: int, proc: subprocess.Popen, limit=
         time.sleep(0.2)
 
 
+@pytest.fixture
+def tmp():
+    """A temporary folder of the run's own, short (kernels' socket paths must fit)."""
+    folder = Path(tempfile.mkdtemp(prefix="gk-", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _left_behind(folder: Path) -> list[Path]:
+    """gradkit's temporary folders under ``folder``, and any copy of a gradebook there."""
+    return sorted({*folder.glob("gradkit-*"), *folder.rglob("gradebook.db")})
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
-def test_killed_mid_run_then_rerun_loses_and_duplicates_nothing(tmp_path, sig):
-    names = _class(tmp_path, 6)
-    proc = _gradkit(tmp_path)
-    _wait_for_grades(tmp_path, 2, proc)
+def test_killed_mid_run_then_rerun_loses_and_duplicates_nothing(tmp_path, tmp, sig):
+    course = tmp_path / "course"
+    names = _class(course, 6)
+    proc = _gradkit(course, tmp)
+    _wait_for_grades(course, 2, proc)
     os.killpg(proc.pid, sig)
     code = proc.wait(timeout=120)
     if sig == signal.SIGINT:
         assert code == 130 and b"run the same command again" in proc.stderr.read()
-    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+        assert _left_behind(tmp) == []  # the run cleaned up after itself
+    else:  # nothing could clean up, yet no copy of the gradebook is left in /tmp
+        assert not [p for p in tmp.rglob("gradebook.db")]
+        assert not list(tmp.glob("gradkit-job-*"))
+    url = f"sqlite:///{course / 'gradebook.db'}"
     kept = recorded(url, "04-backprop")
     assert 0 < len(kept) < len(names)  # some grades were recorded before the kill
-    summary = autograde("04-backprop", tmp_path, workers=2, secret=SECRET)
+    summary = autograde("04-backprop", course, workers=2, secret=SECRET)
     assert summary.failed == {}
     assert summary.skipped and set(summary.skipped) <= kept  # recorded grades are kept
     assert sorted([*summary.graded, *summary.skipped]) == names
     report = collect(url)
     assert set(report.scores) == {(n, "04-backprop") for n in names}  # one submission each
     assert all(q == demo.FULL for q in report.scores.values())
-    assert write_report(tmp_path).csv.is_file()
+    assert write_report(course).csv.is_file()
+    assert _left_behind(tmp) == []  # the rerun removed what the killed run left
+    assert _left_behind(course / ".gradkit") == []
+
+
+def test_a_second_ctrl_c_ends_the_run_at_once(tmp_path, tmp):
+    # It used to hang for minutes in multiprocessing's exit handler, waiting for workers.
+    course = tmp_path / "course"
+    _class(course, 3)
+    proc = _gradkit(course, tmp)
+    _wait_for_grades(course, 1, proc)
+    os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C does: to the whole foreground group
+    time.sleep(0.5)
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+    except ProcessLookupError:
+        pass  # already gone
+    start = time.monotonic()
+    code = proc.wait(timeout=20)
+    assert time.monotonic() - start < 10
+    assert code in (130, -signal.SIGINT)  # the second one may end it as a signal
+    err = proc.stderr.read().decode()
+    assert "grades recorded so far are kept" in err and "Traceback" not in err
+    deadline = time.monotonic() + 5
+    while True:  # no worker process outlives it
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline, "a process of the run is still alive"
+        time.sleep(0.1)
+    assert not list(tmp.rglob("gradebook.db"))
 
 
 def test_two_runs_on_one_course_are_refused(tmp_path):
