@@ -27,6 +27,7 @@ import builtins
 import json
 import os
 import re
+import signal
 import sys
 
 _MAGIC = re.compile(r"^\s*[%!]")
@@ -112,8 +113,61 @@ def run_cell(source: str, space: dict) -> None:
             pass
 
 
+def become_subreaper() -> None:
+    """Orphans of student code become this process's children (Linux prctl), so that
+    reap() finds every process the student started, however it was detached."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below ``pid``, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    stat = f.read().decode(errors="replace")
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def reap(owner: int) -> None:
+    """Kill and collect every process student code started (a fork bomb keeps forking while
+    it is killed: sweep until none is left)."""
+    for _ in range(200):
+        found = descendants(owner)
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+        if not found:
+            return
+
+
 def main() -> None:
     sys.path.insert(0, sys.argv[1])
+    become_subreaper()
     channel_in = os.fdopen(os.dup(0), "rb")
     channel_out = os.dup(1)
     null = os.open(os.devnull, os.O_RDWR)
@@ -137,13 +191,20 @@ def main() -> None:
         send({"cell": index})
         if index not in start.get("skip", []):
             run_cell(source, space)
+            if os.getpid() != owner:  # a process the student forked: it does not go on
+                os._exit(0)
+            reap(owner)  # nothing the cell started outlives it
     send({"ready": True})
     for line in channel_in:
         if os.getpid() != owner:
             os._exit(0)
         request = json.loads(line)
         inputs = decode(json.loads(base64.b64decode(request["inputs"]).decode()))
-        send({"id": request["id"], **call(request["call"], request["names"], space, inputs)})
+        answer = call(request["call"], request["names"], space, inputs)
+        if os.getpid() != owner:
+            os._exit(0)
+        reap(owner)
+        send({"id": request["id"], **answer})
 
 
 if __name__ == "__main__":

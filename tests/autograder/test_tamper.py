@@ -23,6 +23,9 @@ pytestmark = pytest.mark.slow
 SECRET = "tamper-test-secret-do-not-leak"
 FULL = demo.FULL
 NO_BACKWARD = {**FULL, "test_backward": 0.0}
+# Sabotage of numpy or gradlib also breaks the student's own grad check in buggy_blocks,
+# which runs where the notebook's cells ran: that costs them, and no one else.
+SELF_SABOTAGE = {**NO_BACKWARD, "test_buggy_blocks": 0.0}
 TIMEOUT = 8
 
 FAKE_ARRAYS = """\
@@ -222,12 +225,13 @@ except OSError as e:
           edits={"L_model_backward": demo.ZERO_BACKWARD},
           extra=("import numpy\nabs = lambda v: 0.0\nprint = lambda *a, **k: None\n"
                  "isinstance = lambda *a, **k: True",)),
-        S("numpy", "patches numpy's comparisons and norm; zero gradients", NO_BACKWARD,
+        S("numpy", "patches numpy's comparisons and norm; zero gradients", SELF_SABOTAGE,
           edits={"L_model_backward": demo.ZERO_BACKWARD},
           extra=("import numpy\nnumpy.allclose = lambda *a, **k: True\n"
                  "numpy.isclose = lambda *a, **k: True\nnumpy.linalg.norm = lambda *a, **k: 0.0\n"
                  "numpy.testing.assert_allclose = lambda *a, **k: None",)),
-        S("modules", "replaces gradlib and autograder in sys.modules; zero gradients", NO_BACKWARD,
+        S("modules", "replaces gradlib and autograder in sys.modules; zero gradients",
+          SELF_SABOTAGE,
           edits={"L_model_backward": demo.ZERO_BACKWARD},
           extra=("import numpy, sys, types\nfake = types.ModuleType('gradlib')\n"
                  "fake.check_gradients = lambda *a, **k: 'correct'\n"
