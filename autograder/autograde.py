@@ -78,7 +78,8 @@ class Summary:
     def text(self, limit: int = SHOWN) -> str:
         lines = [
             f"graded {len(self.graded)}, failed {len(self.failed)}, skipped "
-            f"{len(self.skipped)} (already graded; --force to regrade) in {self.seconds:.1f} s"
+            f"{len(self.skipped)} (graded before and unchanged; --force to regrade) in "
+            f"{self.seconds:.1f} s"
         ]
         if self.outcomes:
             lines.append(table(self.outcomes, limit))

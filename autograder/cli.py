@@ -25,20 +25,15 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def positive(kind):
-    """An argparse type: a number of ``kind`` above zero, or a one-line refusal."""
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
+def positive(text: str) -> int:
+    """An argparse type: a whole number above zero, or a one-line refusal."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("autograde", help="grade every submission of an assignment")
     p.add_argument("assignment")
     _course_args(p)
-    p.add_argument("--workers", type=positive(int), default=os.cpu_count() or 1,
+    p.add_argument("--workers", type=positive, default=os.cpu_count() or 1,
                    help="worker processes")  # fmt: skip
     p.add_argument("--force", action="store_true", help="regrade already graded submissions")
     p.add_argument("--student", action="append", metavar="ID",
@@ -60,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
                    "one)")  # fmt: skip
     p.add_argument(
         "--timeout",
-        type=positive(int),
+        type=positive,
         help="seconds per notebook cell (default: nbgrader_config.py's, else 30)",
     )
     p.add_argument("--secret", help="course secret (default: $GRADKIT_SECRET)")
@@ -87,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("demo", help="build a demo class and grade it end to end")
     p.add_argument("--course-dir", type=Path, help="where to build it (default: a temp dir)")
-    p.add_argument("--workers", type=positive(int), default=2)
+    p.add_argument("--workers", type=positive, default=2)
 
     sub.add_parser("lab", help="open JupyterLab on course/")
 

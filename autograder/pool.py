@@ -67,6 +67,7 @@ def stop(pool: ProcessPoolExecutor) -> None:
     --die-with-parent). Another Ctrl-C meanwhile waits until they are gone."""
     held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
+        # ProcessPoolExecutor has no public way to its processes: they are in _processes.
         processes = list((getattr(pool, "_processes", None) or {}).values())
         for process in processes:
             process.kill()
