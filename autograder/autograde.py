@@ -2,16 +2,16 @@
 
 Every submission first comes through autograder.ingest (regular files only, size-capped,
 read once); from then on nothing opens the student's folder again. Kernels run in worker
-processes (autograder.worker), each on its own copy of those bytes. As each finishes,
-this process runs nbgrader's own Autograde on the course
-directory with ReplayExecute in place of Execute, so nbgrader's scoring (SaveAutoGrades)
-records the grades and this process is the gradebook's only writer: SQLite never sees two,
-and the scores are those of a serial `nbgrader autograde`.
+processes (autograder.worker), each on its own copy of those bytes, through every step of
+nbgrader's Autograde that shapes the notebook. As each finishes, this process stores the
+autograded notebook and records its grades (autograder.record: what nbgrader's
+SaveAutoGrades and AssignLatePenalties would write, in one gradebook session for the run),
+so it is the gradebook's only writer: SQLite never sees two, and the scores are those of a
+serial `nbgrader autograde`.
 """
 
 from __future__ import annotations
 
-import glob
 import html
 import json
 import os
@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from concurrent.futures import Executor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,21 +34,22 @@ from autograder.course import (
     STATE_DIR,
     TA_SECTIONS,
     CourseError,
+    assignments,
     check_assignment,
     course_settings,
     nbgrader_config,
     register,
-    run_converter,
     write_config_file,
 )
 from autograder.course import (
     db_url as db_url_of,
 )
-from autograder.ingest import Intake, ingest, write
+from autograder.ingest import KEPT, Intake, ingest
 from autograder.inputs import course_secret
 from autograder.ledger import Ledger, fingerprint
 from autograder.lock import course_lock
 from autograder.outcomes import Outcome, class_outcomes, notebook_problems, table, write_csv
+from autograder.record import Recorder
 from autograder.sandbox import describe as sandbox_status
 from autograder.sandbox import remove_stale_cgroups, require_isolation
 from autograder.worker import Executed, Job, execute_submission
@@ -219,6 +220,26 @@ def _some(names, shown: int = 5) -> str:
     return ", ".join(names[:shown]) + more
 
 
+def init_course(course_dir, db_url: str | None = None) -> list[str]:
+    """Make ``course_dir`` a gradkit course before anything is released: its
+    nbgrader_config.py grades the gradkit way (see course.write_config_file), and the
+    gradebook and the release folder nbgrader's exchange releases from know every
+    assignment. Returns what was done, a line each."""
+    course_dir = Path(course_dir).resolve()
+    if not course_dir.is_dir():
+        raise CourseError(f"no course directory {course_dir}: create it first.")
+    done = []
+    with course_lock(course_dir, "gradkit init"):
+        if note := write_config_file(course_dir, db_url):
+            done.append(note)
+        config = nbgrader_config(course_dir, db_url=db_url, settings=course_settings(course_dir))
+        for assignment in assignments():
+            register(config, assignment)
+            done.append(f"{assignment}: in the gradebook, release in "
+                        f"{course_dir / STATE_DIR / 'release' / assignment}")  # fmt: skip
+    return done
+
+
 @contextmanager
 def exclusive(course_dir: Path, assignment: str):
     """Hold the course directory's grading lock; clear what a killed run left behind."""
@@ -260,17 +281,20 @@ def _autograde(assignment, course_dir, found, workers, force, timeout, secret, d
         return summary
     work = Path(tempfile.mkdtemp(prefix="autograde-", dir=course_dir / STATE_DIR))
     tmp = pool.run_tmp(work)
+    stack = ExitStack()
     try:
-        for student in todo:  # what the parent's nbgrader reads instead of submitted/
-            write(intakes[student], work / "intake" / student / assignment)
         template = _template_gradebook(work, assignment, db_url_of(config))
         worker_settings = {k: v for k, v in config.items() if k in TA_SECTIONS}
         worker_settings.setdefault("GradkitExecute", {})["sandbox"] = sandbox
         scratch = work / "jobs"  # a killed run's job folders go with the next run's cleanup
         scratch.mkdir(mode=0o700)
-        jobs = [Job(assignment, s, intakes[s].files, str(template), secret, worker_settings,
+        template_bytes = template.read_bytes()
+        jobs = [Job(assignment, s, intakes[s].files, template_bytes, secret, worker_settings,
                     str(scratch)) for s in todo]  # fmt: skip
         pending, tries, done_count = {job.student: job for job in jobs}, Counter(), 0
+        recorder = stack.enter_context(
+            Recorder(db_url_of(config), config.CourseDirectory.get("course_id", ""), config)
+        )
         while pending:  # a worker that died breaks its pool: the rest go to a fresh one
             own = executor is None
             runner = executor or pool.new_pool(workers, tmp)
@@ -285,8 +309,8 @@ def _autograde(assignment, course_dir, found, workers, force, timeout, secret, d
                     result = _result(future, student)
                     del pending[student]
                     done_count += 1
-                    ok = _finish(config, work, assignment, result, intakes[student], summary,
-                                 ledger)  # fmt: skip
+                    ok = _finish(config, recorder, assignment, result, intakes[student],
+                                 summary, ledger)  # fmt: skip
                     if progress:
                         progress(done_count, len(jobs), student, ok)
             except BaseException:  # Ctrl-C (KeyboardInterrupt) above all: stop now, not later
@@ -297,6 +321,7 @@ def _autograde(assignment, course_dir, found, workers, force, timeout, secret, d
                 if own:
                     runner.shutdown(cancel_futures=True)
     finally:
+        stack.close()
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
         remove_stale_cgroups()  # the workers' own, now that they have exited
@@ -305,11 +330,11 @@ def _autograde(assignment, course_dir, found, workers, force, timeout, secret, d
     return summary
 
 
-def _finish(config, work: Path, assignment: str, result: Executed, intake: Intake,
+def _finish(config, recorder: Recorder, assignment: str, result: Executed, intake: Intake,
             summary: Summary, ledger: Ledger) -> bool:  # fmt: skip
     """Record an executed submission's grades, or note why it could not be; True if graded."""
     course_dir = Path(config.CourseDirectory.root)
-    if result.ok and _record(config, work, assignment, result, summary):
+    if result.ok and _record(course_dir, recorder, assignment, result, intake, summary):
         _graded(ledger, course_dir, assignment, intake, result)
         return True
     why = summary.failed[result.student] if result.ok else result.error
@@ -404,26 +429,23 @@ def _result(future, student: str) -> Executed:
         return Executed(student, False, error=f"worker failed: {type(exc).__name__}: {exc}")
 
 
-def _record(config, work: Path, assignment: str, result: Executed, summary: Summary) -> bool:
-    """Write the executed notebooks where ReplayExecute finds them; let nbgrader grade them."""
-    from nbgrader.converters import Autograde
-
-    folder = work / "executed" / result.student / assignment
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in result.notebooks.items():
-        (folder / f"{name}.ipynb").write_text(text)
-    replay = config.copy()
-    replay.Autograde.sanitize_preprocessors = []  # done by the worker, see ReplayExecute
-    replay.Autograde.autograde_preprocessors = [
-        "autograder.preprocessors.ReplayExecute",
-        *config.Autograde.autograde_preprocessors[1:],
-    ]
-    replay.ReplayExecute.executed_template = str(
-        work / "executed" / "{student}" / "{assignment}" / "{notebook}.ipynb"
-    )
-    replay.CourseDirectory.submitted_directory = str(work / "intake")  # never submitted/
+def _record(course_dir: Path, recorder: Recorder, assignment: str, result: Executed,
+            intake: Intake, summary: Summary) -> bool:  # fmt: skip
+    """Store the autograded notebooks where nbgrader keeps them (autograded/STUDENT/
+    ASSIGNMENT, with the submission's timestamp.txt) and record their grades."""
+    folder = course_dir / "autograded" / result.student / assignment
     try:
-        run_converter(Autograde, replay, assignment, glob.escape(result.student))
+        if folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder)  # as nbgrader's Autograde does: the new grading replaces it
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in result.notebooks.items():
+            (folder / f"{name}.ipynb").write_text(text)
+        for name in KEPT:  # nbgrader's own files of the submission (timestamp, secret)
+            if name in intake.files:
+                (folder / name).write_bytes(intake.files[name])
+        stamp = intake.files.get("timestamp.txt")
+        timestamp = stamp.decode("utf-8", "replace").strip() if stamp else None
+        recorder.add(assignment, result.student, timestamp or None, result.notebooks)
     except Exception as exc:
         summary.failed[result.student] = (f"recording the grades failed: "
                                           f"{type(exc).__name__}: {exc}")  # fmt: skip

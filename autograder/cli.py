@@ -66,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         "gradebook, rewrite every grade and reach the network (trusted code only)",
     )
 
+    p = sub.add_parser(
+        "init",
+        help="make a course dir grade the gradkit way (its nbgrader_config.py, the gradebook, "
+        "the release nbgrader's exchange sends), before release_assignment",
+    )
+    _course_args(p)
     p = sub.add_parser("feedback", help="write feedback HTML for graded submissions")
     p.add_argument("assignment")
     _course_args(p)
@@ -129,6 +135,11 @@ def _run(args) -> int:
                             sandbox=not args.no_sandbox, students=args.student)  # fmt: skip
         print(summary.text())
         return 1 if summary.failed else 0
+    elif args.command == "init":
+        from autograder.autograde import init_course
+
+        for line in init_course(args.course_dir, db_url=args.db_url):
+            print(line)
     elif args.command == "feedback":
         from autograder.feedback import feedback
 

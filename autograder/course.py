@@ -53,6 +53,12 @@ AFTER_EXECUTE = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+# The steps of AFTER_EXECUTE that write the gradebook: a worker runs every other one on its
+# private copy; the parent records what they would write (autograder.record).
+GRADEBOOK_STEPS = (
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+)
 FEEDBACK = [
     "autograder.preprocessors.SanitizeOutputs",  # again, for notebooks graded before it
     "nbgrader.preprocessors.GetGrades",
@@ -338,7 +344,8 @@ def register(config: Config, assignment: str) -> None:
         except MissingEntry:
             known = set()
     wanted = {p.stem for p in (SOLUTIONS / assignment).glob("*.ipynb")}
-    if wanted and wanted <= known:
+    release = Path(config.CourseDirectory.release_directory) / assignment
+    if wanted and wanted <= known and release.is_dir():
         return
     run_converter(GenerateAssignment, config, assignment, ".")
 

@@ -17,7 +17,10 @@ from pathlib import Path
 FILE_CAP = 32 << 20  # bytes of one file
 TOTAL_CAP = 64 << 20  # bytes of one submission
 ENTRY_CAP = 200  # entries of one submission folder looked at
-KEPT = ("timestamp.txt",)  # besides notebooks: what nbgrader reads of a submission
+# Besides notebooks, what nbgrader reads of a submission: the time collect recorded, and
+# the exchange's secret that release_feedback matches feedback with. Both are a line long.
+KEPT = ("timestamp.txt", "submission_secret.txt")
+KEPT_CAP = 4096  # bytes of one of them
 
 
 @dataclass
@@ -52,6 +55,8 @@ def ingest(folder: Path) -> Intake:
             elif not (name.endswith(".ipynb") or name in KEPT):
                 intake.refused.append(f"{name}: not part of the assignment (only the "
                                       "notebooks are graded)")  # fmt: skip
+            elif name in KEPT and len(data) > KEPT_CAP:
+                intake.refused.append(f"{name}: {len(data):,} bytes, more than nbgrader writes")
             else:
                 intake.files[name] = data
                 total += len(data)

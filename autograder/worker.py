@@ -13,12 +13,17 @@ import glob
 import io
 import logging
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.course import EXECUTE, nbgrader_config, run_converter
+from autograder.course import (
+    AFTER_EXECUTE,
+    EXECUTE,
+    GRADEBOOK_STEPS,
+    nbgrader_config,
+    run_converter,
+)
 from autograder.ingest import Intake, write
 
 
@@ -30,7 +35,8 @@ class Job:
     ----------
     assignment, student : names as in submitted/STUDENT/ASSIGNMENT
     files : the submitted files that came through autograder.ingest, name -> bytes
-    template_db : a gradebook file that knows the assignment (copied, never written)
+    template_db : the bytes of a SQLite gradebook that knows the assignment (no path:
+        a job runs wherever its bytes go, another machine too)
     secret : course secret for the per-student inputs
     settings : the course's nbgrader settings for execution (course.TA_SECTIONS)
     scratch : folder for the job's private copy (a copy of the gradebook among it): the
@@ -41,7 +47,7 @@ class Job:
     assignment: str
     student: str
     files: dict[str, bytes]
-    template_db: str
+    template_db: bytes
     secret: str
     settings: dict = field(default_factory=dict)
     scratch: str = ""
@@ -58,7 +64,8 @@ class Executed:
 
 
 def execute_submission(job: Job) -> Executed:
-    """Run nbgrader's Autograde with only GradkitExecute on a private copy of the submission."""
+    """Run nbgrader's Autograde, all but its gradebook writes, on a private copy of the
+    submission; return the autograded notebooks."""
     from nbgrader.converters import Autograde
 
     scratch = job.scratch if job.scratch and os.path.isdir(job.scratch) else None
@@ -66,9 +73,14 @@ def execute_submission(job: Job) -> Executed:
     with tempfile.TemporaryDirectory(prefix="gradkit-job-", dir=scratch) as tmp:
         root = Path(tmp)
         write(Intake(job.files), root / "submitted" / job.student / job.assignment)
-        shutil.copy(job.template_db, root / "gradebook.db")
+        (root / "gradebook.db").write_bytes(job.template_db)
         config = nbgrader_config(root, settings=job.settings)
-        config.Autograde.autograde_preprocessors = [EXECUTE]  # execution only: no scoring here
+        # Everything nbgrader does to the notebook; what goes into the gradebook is the
+        # parent's to write (autograder.record), from the notebook this returns.
+        config.Autograde.autograde_preprocessors = [
+            EXECUTE,
+            *(step for step in AFTER_EXECUTE if step not in GRADEBOOK_STEPS),
+        ]
         config.GradkitExecute.secret = job.secret
         config.GradkitExecute.course_lock = False  # a private copy; the parent holds the lock
         errors, handler = _capture_log()

@@ -2,7 +2,6 @@
 
 from autograder.preprocessors.dedupe_cells import DedupeCells
 from autograder.preprocessors.execute import GradkitExecute
-from autograder.preprocessors.replay import ReplayExecute
 from autograder.preprocessors.restore_cells import RestoreCells
 from autograder.preprocessors.sanitize_outputs import SanitizeOutputs
 from autograder.preprocessors.scrub import ScrubHiddenTracebacks
@@ -10,7 +9,6 @@ from autograder.preprocessors.scrub import ScrubHiddenTracebacks
 __all__ = [
     "DedupeCells",
     "GradkitExecute",
-    "ReplayExecute",
     "RestoreCells",
     "SanitizeOutputs",
     "ScrubHiddenTracebacks",

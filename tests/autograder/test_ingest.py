@@ -37,3 +37,13 @@ def test_a_linked_submission_folder_is_not_followed(tmp_path):
     os.symlink(real, tmp_path / "linked")
     intake = ingest(tmp_path / "linked")
     assert intake.files == {} and "not a readable folder" in intake.refused[0]
+
+
+def test_the_exchange_secret_comes_in_but_only_as_a_line(tmp_path):
+    (tmp_path / "04-backprop.ipynb").write_text("{}")
+    (tmp_path / "submission_secret.txt").write_text("c2VjcmV0")
+    assert "submission_secret.txt" in ingest(tmp_path).files
+    (tmp_path / "submission_secret.txt").write_text("x" * 5000)
+    intake = ingest(tmp_path)
+    assert "submission_secret.txt" not in intake.files
+    assert any("more than nbgrader writes" in why for why in intake.refused)
