@@ -30,6 +30,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import pool
+from autograder.cluster import SchedulerLost, connect, lost
 from autograder.course import (
     STATE_DIR,
     TA_SECTIONS,
@@ -157,6 +158,7 @@ def autograde(
     progress=None,
     sandbox: bool = True,
     students: list[str] | None = None,
+    scheduler: str | None = None,
 ) -> Summary:
     """Autograde every submission of ``assignment`` in ``course_dir``.
 
@@ -172,6 +174,8 @@ def autograde(
     sandbox : False runs student code without isolation (gradkit's --no-sandbox): any
         student can then read the secret and rewrite the gradebook
     students : grade only these (nbgrader's --student); the others are left as they are
+    scheduler : address of a Dask scheduler (tcp://HOST:PORT): its workers run the jobs
+        (autograder.cluster); the gradebook stays this process's to write
 
     After the run, ``COURSE/autograde-ASSIGNMENT.csv`` lists every student of the
     assignment with points and problems (autograder.outcomes); ``Summary.outcomes`` has the
@@ -201,14 +205,21 @@ def autograde(
                 f"{course_dir / 'submitted'} (students with one: {_some(everyone)})."
             )
         found = {s: everyone[s] for s in everyone if s in students}
-    with exclusive(course_dir, assignment):
-        summary = _autograde(assignment, course_dir, found, workers, force, timeout, secret,
-                             db_url, executor, progress, start, sandbox)  # fmt: skip
-        url = db_url_of(nbgrader_config(course_dir, db_url=db_url,
-                                        settings=course_settings(course_dir)))  # fmt: skip
-        rows = class_outcomes(course_dir, assignment, list(everyone), url, summary.failed,
-                              summary.grader_errors)  # fmt: skip
-        summary.csv = write_csv(course_dir / f"autograde-{assignment}.csv", rows)
+    client = connect(scheduler) if scheduler else None
+    if client is not None:
+        executor = client.get_executor(pure=False)
+    try:
+        with exclusive(course_dir, assignment):
+            summary = _autograde(assignment, course_dir, found, workers, force, timeout, secret,
+                                 db_url, executor, progress, start, sandbox, client)  # fmt: skip
+            url = db_url_of(nbgrader_config(course_dir, db_url=db_url,
+                                            settings=course_settings(course_dir)))  # fmt: skip
+            rows = class_outcomes(course_dir, assignment, list(everyone), url, summary.failed,
+                                  summary.grader_errors)  # fmt: skip
+            summary.csv = write_csv(course_dir / f"autograde-{assignment}.csv", rows)
+    finally:
+        if client is not None:
+            client.close()
     this_run = {*summary.graded, *summary.failed}
     summary.outcomes = [row for row in rows if row.student in this_run]
     return summary
@@ -251,7 +262,7 @@ def exclusive(course_dir: Path, assignment: str):
 
 
 def _autograde(assignment, course_dir, found, workers, force, timeout, secret, db_url, executor,
-               progress, start, sandbox) -> Summary:  # fmt: skip
+               progress, start, sandbox, client=None) -> Summary:  # fmt: skip
     summary = Summary()
     if note := write_config_file(course_dir, db_url):
         summary.notes.append(note)
@@ -306,6 +317,12 @@ def _autograde(assignment, course_dir, found, workers, force, timeout, secret, d
                     if _broken(future) and tries[student] < WORKER_TRIES - 1:
                         tries[student] += 1
                         continue  # graded again in the next pool
+                    if future.exception() is not None and lost(client):
+                        raise SchedulerLost(
+                            f"lost the Dask scheduler ({future.exception()!r}): the grades "
+                            f"recorded so far are kept; run the same command again to grade "
+                            f"the {len(pending)} submissions left."
+                        )
                     result = _result(future, student)
                     del pending[student]
                     done_count += 1

@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds per notebook cell (default: nbgrader_config.py's, else 30)",
     )
     p.add_argument("--secret", help="course secret (default: $GRADKIT_SECRET)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="grade on a Dask cluster: its workers run the submissions, this "
+                   "process records the grades (needs gradcheck-kit[cluster])")  # fmt: skip
     p.add_argument(
         "--no-sandbox",
         action="store_true",
@@ -132,7 +135,8 @@ def _run(args) -> int:
         summary = autograde(args.assignment, args.course_dir, workers=args.workers,
                             force=args.force, timeout=args.timeout, secret=args.secret,
                             db_url=args.db_url, progress=terminal_progress,
-                            sandbox=not args.no_sandbox, students=args.student)  # fmt: skip
+                            sandbox=not args.no_sandbox, students=args.student,
+                            scheduler=args.scheduler)  # fmt: skip
         print(summary.text())
         return 1 if summary.failed else 0
     elif args.command == "init":

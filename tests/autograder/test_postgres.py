@@ -20,19 +20,6 @@ SECRET = "postgres-test-secret"
 STUDENTS = [s for s in demo.STUDENTS if s.name in ("ada", "blank", "halfix")]
 
 
-@pytest.fixture
-def database(tmp_path):
-    """The URL of a fresh database on a PostgreSQL server of this test's own."""
-    pgserver = pytest.importorskip("pgserver", reason="pgserver (PyPI) starts the server")
-    server = pgserver.get_server(tmp_path / "pgdata", cleanup_mode="stop")
-    try:
-        server.psql("CREATE DATABASE gradebook;")
-        uri = server.get_uri()  # postgresql://postgres:@/postgres?host=SOCKET_DIR
-        yield uri.replace("/postgres?", "/gradebook?", 1)
-    finally:
-        server.cleanup()
-
-
 def test_every_verb_and_plain_nbgrader_use_the_postgresql_gradebook(tmp_path, database):
     course = tmp_path / "course"
     for student in STUDENTS:
