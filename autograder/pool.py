@@ -1,11 +1,11 @@
 """The worker processes of one autograde run: confined, stopped at once, leaving nothing.
 
 Workers are spawned (a fresh interpreter each), each in cgroups of its own
-(sandbox.confine_worker). Ctrl-C is the parent's alone: it kills the workers at once
-(``stop``) rather than wait for their jobs, so that neither the interrupted run nor a
-second Ctrl-C hangs in multiprocessing's exit handler. Everything a worker keeps in
-temporary folders (kernels' sockets and logs, grading sites) goes in one folder of the
-run's (``run_tmp``), removed with the run, and by the next run when this one was killed.
+(sandbox.confine_worker). Ctrl-C is the parent's: it kills the workers and everything they
+started at once (``stop``) rather than wait for their jobs, so that neither the interrupted
+run nor a second Ctrl-C hangs in multiprocessing's exit handler. Everything a worker keeps in
+temporary folders (kernels' sockets and logs, grading sites) goes in one folder of the run's
+(``run_tmp``), removed with the run, and by the next run when this one was killed.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from autograder.sandbox import confine_worker
@@ -56,23 +58,76 @@ def new_pool(workers: int, tmp: str) -> ProcessPoolExecutor:
 
 
 def _start(tmp: str) -> None:
-    """A worker's start: its cgroups, its temporary folder; Ctrl-C is the parent's."""
+    """A worker's start: its cgroups, its temporary folder; Ctrl-C is the parent's to handle
+    (``stop`` ends the worker and all it started, which it could not do were the worker gone
+    first). A handler that does nothing, not SIG_IGN, so that the processes a worker starts
+    keep SIGINT as it was."""
     confine_worker()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, _ignore)
     os.environ["TMPDIR"] = tempfile.tempdir = tmp
 
 
+def _ignore(signum, frame) -> None:
+    pass
+
+
 def stop(pool: ProcessPoolExecutor) -> None:
-    """Kill the pool's worker processes now (their sandboxes die with them: bubblewrap's
-    --die-with-parent). Another Ctrl-C meanwhile waits until they are gone."""
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
+    """Kill the pool's worker processes now, and every process they started (a kernel's
+    launcher halfway through its start, a kernel run without the sandbox); another Ctrl-C
+    meanwhile is ignored."""
+    with ignored_interrupts():
         # ProcessPoolExecutor has no public way to its processes: they are in _processes.
         processes = list((getattr(pool, "_processes", None) or {}).values())
-        for process in processes:
-            process.kill()
+        workers = [p.pid for p in processes if p.pid is not None]
+        _signal(workers, signal.SIGSTOP)  # frozen, they start nothing more
+        _signal([*workers, *descendants(workers)], signal.SIGKILL)
         for process in processes:
             process.join(5.0)
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def descendants(pids: list[int]) -> list[int]:
+    """Every live process below ``pids``, from /proc (children, theirs, and so on)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    stat = f.read().decode(errors="replace")
+            except OSError:
+                continue  # gone meanwhile
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry))
+    found, todo = [], list(pids)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _signal(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except OSError:
+            pass  # gone already
+
+
+@contextmanager
+def ignored_interrupts():
+    """Ctrl-C does nothing inside the block: for short cleanups that must not be cut.
+
+    SIGINT is ignored process-wide, not blocked in this thread: another thread would take a
+    blocked SIGINT, and the main thread would still raise KeyboardInterrupt. Only the main
+    thread may do so; elsewhere the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        if before is not None:  # None: a handler set outside Python, which we cannot restore
+            signal.signal(signal.SIGINT, before)

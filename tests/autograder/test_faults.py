@@ -116,7 +116,7 @@ def test_a_second_ctrl_c_ends_the_run_at_once(tmp_path, tmp):
             break
         assert time.monotonic() < deadline, "a process of the run is still alive"
         time.sleep(0.1)
-    assert not list(tmp.rglob("gradebook.db"))
+    assert _left_behind(tmp) == [] and not list((course / ".gradkit").glob("autograde-*"))
 
 
 def test_two_runs_on_one_course_are_refused(tmp_path):
