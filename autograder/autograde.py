@@ -326,8 +326,9 @@ def _autograde(assignment, course_dir, found, workers, force, timeout, secret, d
                     result = _result(future, student)
                     del pending[student]
                     done_count += 1
-                    ok = _finish(config, recorder, assignment, result, intakes[student],
-                                 summary, ledger)  # fmt: skip
+                    with pool.deferred_interrupts():  # grades, autograded/, ledger: whole
+                        ok = _finish(config, recorder, assignment, result, intakes[student],
+                                     summary, ledger)  # fmt: skip
                     if progress:
                         progress(done_count, len(jobs), student, ok)
             except BaseException:  # Ctrl-C (KeyboardInterrupt) above all: stop now, not later
@@ -338,10 +339,11 @@ def _autograde(assignment, course_dir, found, workers, force, timeout, secret, d
                 if own:
                     runner.shutdown(cancel_futures=True)
     finally:
-        stack.close()
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(work, ignore_errors=True)
-        remove_stale_cgroups()  # the workers' own, now that they have exited
+        with pool.ignored_interrupts():  # a second Ctrl-C must not leave half of it
+            stack.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(work, ignore_errors=True)
+            remove_stale_cgroups()  # the workers' own, now that they have exited
     ledger.compact()
     summary.seconds = time.perf_counter() - start
     return summary

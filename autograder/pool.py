@@ -131,3 +131,21 @@ def ignored_interrupts():
     finally:
         if before is not None:  # None: a handler set outside Python, which we cannot restore
             signal.signal(signal.SIGINT, before)
+
+
+@contextmanager
+def deferred_interrupts():
+    """Ctrl-C inside the block takes effect at its end (KeyboardInterrupt then): for work
+    that should be done whole or not at all, and is short (recording one submission)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed = []
+    before = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        yield
+    finally:
+        if before is not None:
+            signal.signal(signal.SIGINT, before)
+    if pressed:
+        raise KeyboardInterrupt
