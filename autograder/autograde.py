@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from concurrent.futures import Executor, as_completed
+from concurrent.futures import CancelledError, Executor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -317,9 +317,13 @@ def _autograde(assignment, course_dir, found, workers, force, timeout, secret, d
                     if _broken(future) and tries[student] < WORKER_TRIES - 1:
                         tries[student] += 1
                         continue  # graded again in the next pool
-                    if future.exception() is not None and lost(client):
+                    if (
+                        client is not None
+                        and _failure(future) is not None
+                        and (isinstance(_failure(future), CancelledError) or lost(client))
+                    ):  # Dask cancels every future when its scheduler goes
                         raise SchedulerLost(
-                            f"lost the Dask scheduler ({future.exception()!r}): the grades "
+                            f"lost the Dask scheduler ({_failure(future)!r}): the grades "
                             f"recorded so far are kept; run the same command again to grade "
                             f"the {len(pending)} submissions left."
                         )
@@ -431,9 +435,14 @@ def _template_gradebook(work: Path, assignment: str, url: str) -> Path:
     return path
 
 
+def _failure(future) -> BaseException | None:
+    """The exception of a done future (CancelledError for a cancelled one), or None."""
+    return CancelledError() if future.cancelled() else future.exception()
+
+
 def _broken(future) -> bool:
     """Did the worker process die (its pool is then broken for every job in it)?"""
-    return isinstance(future.exception(), BrokenProcessPool)
+    return isinstance(_failure(future), BrokenProcessPool)
 
 
 def _result(future, student: str) -> Executed:

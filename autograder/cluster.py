@@ -34,4 +34,4 @@ def connect(address: str, timeout: float = 30.0):
 
 def lost(client) -> bool:
     """Whether ``client`` has lost its scheduler."""
-    return client is not None and client.status not in ("running", "connecting")
+    return client is not None and client.status != "running"

@@ -104,3 +104,65 @@ def test_a_class_graded_on_a_dask_cluster_scores_as_serial_nbgrader(tmp_path, da
     for k in range(2):  # the workers' folders hold nothing of the course
         names = {p.name for p in (tmp_path / f"worker{k}").rglob("*")}
         assert not any(n.endswith((".ipynb", ".db")) for n in names), names
+
+
+def test_a_lost_scheduler_stops_the_run_and_the_next_run_grades_the_rest(tmp_path):
+    pytest.importorskip("distributed", reason="gradcheck-kit[cluster] installs Dask")
+    course = tmp_path / "course"
+    names = []
+    for k in range(6):
+        folder = course / "submitted" / f"s{k}" / demo.ASSIGNMENT
+        folder.mkdir(parents=True)
+        nbformat.write(demo.submission(demo.STUDENTS[0]), folder / f"{demo.ASSIGNMENT}.ipynb")
+        names.append(f"s{k}")
+    env = {**os.environ, "GRADKIT_SECRET": SECRET, "MPLBACKEND": "Agg",
+           "PATH": str(BIN) + os.pathsep + os.environ["PATH"]}  # fmt: skip
+
+    def cluster(tag: str) -> tuple[list[subprocess.Popen], str]:
+        file = tmp_path / f"{tag}.json"
+        procs = [_start([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
+                         "--scheduler-file", str(file), "--no-dashboard"],
+                        tmp_path / f"{tag}-scheduler")]  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not file.exists():
+            assert time.monotonic() < deadline, "the scheduler did not start"
+            time.sleep(0.2)
+        address = json.loads(file.read_text())["address"]
+        procs.append(_start([str(BIN / "dask"), "worker", address, "--nthreads", "1",
+                             "--no-dashboard", "--local-directory", "."],
+                            tmp_path / f"{tag}-worker"))  # fmt: skip
+        return procs, address
+
+    def gradkit(address: str) -> subprocess.Popen:
+        cmd = [str(BIN / "gradkit"), "autograde", demo.ASSIGNMENT, "--course-dir", str(course),
+               "--scheduler", address]  # fmt: skip
+        pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+        return subprocess.Popen(cmd, env=env, **pipes)
+
+    procs, address = cluster("first")
+    try:
+        run = gradkit(address)
+        url = f"sqlite:///{course / 'gradebook.db'}"
+        deadline = time.monotonic() + 300
+        while not (course / "gradebook.db").exists() or not collect(url).scores:
+            assert time.monotonic() < deadline and run.poll() is None, "nothing was graded"
+            time.sleep(0.5)
+        _kill(procs[0])  # the scheduler
+        out, err = run.communicate(timeout=300)
+        assert run.returncode != 0
+        assert "lost the Dask scheduler" in out + err, out + err[-2000:]
+        assert "run the same command again" in out + err
+    finally:
+        for proc in procs:
+            _kill(proc)
+    kept = set(s for s, _ in collect(url).scores)
+    assert 0 < len(kept) < len(names)
+    procs, address = cluster("second")
+    try:
+        again = gradkit(address)
+        out, err = again.communicate(timeout=600)
+    finally:
+        for proc in procs:
+            _kill(proc)
+    assert f"graded {len(names) - len(kept)}, failed 0" in out, out + err[-2000:]
+    assert set(s for s, _ in collect(url).scores) == set(names)

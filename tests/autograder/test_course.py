@@ -132,10 +132,16 @@ def _grades(course: Path) -> dict[str, tuple[float, float]]:
 
 
 @pytest.mark.slow
-def test_gradkit_plain_nbgrader_and_the_formgrader_agree_on_grades_and_penalties(tmp_path):
+@pytest.mark.parametrize("gradebook", ["sqlite", "postgresql"])
+def test_gradkit_plain_nbgrader_and_the_formgrader_agree_on_grades_and_penalties(
+    tmp_path, request, gradebook
+):
     course = _ta_course(tmp_path)
-    url = f"sqlite:///{tmp_path / 'phys101.db'}"
-    write_config_file(course, url)
+    url = (f"sqlite:///{tmp_path / 'phys101.db'}" if gradebook == "sqlite"
+           else request.getfixturevalue("database"))  # fmt: skip
+    with (course / CONFIG_FILE).open("a") as f:  # the TA's own line, before gradkit comes
+        f.write(f"c.CourseDirectory.db_url = {url!r}\n")
+    write_config_file(course)
     due = _nbgrader(course, "db", "assignment", "add", demo.ASSIGNMENT,
                     "--duedate=2026-03-01 12:00:00 UTC")  # fmt: skip
     assert due.returncode == 0, due.stderr[-2000:]
