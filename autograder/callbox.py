@@ -9,6 +9,7 @@ kills it costs that call alone.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -136,7 +137,9 @@ class CallBox:
                 if left <= 0 or len(self._buffer) > MAX_LINE or not sel.select(left):
                     return None
                 chunk = os.read(fd, 1 << 20)
-                if not chunk:
+                if not chunk:  # the channel closed: the process is ending, let it be reaped
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        self.proc.wait(timeout=2)
                     return None
                 self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)

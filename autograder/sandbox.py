@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import shutil
 import signal
@@ -314,6 +315,70 @@ def _join(controller: str, name: str, settings: dict[str, str]) -> bool:
         return True
     except OSError:
         return False
+
+
+def reap_strays(launcher: int, sweeps: int = 100) -> int:
+    """Kill what a sandboxed program left running, keep the program; how many were killed.
+
+    ``launcher`` is the pid of a sandbox's launcher, which became bwrap: bwrap, its child
+    (the namespace's init) and the first process under that (the kernel) stay; every other
+    process of the sandbox's pids cgroup goes, e.g. a fork bomb's children, which would
+    otherwise keep the worker's core busy while the student's functions are graded. A fork
+    bomb forks while it is killed: sweep until none is left.
+    """
+    killed: set[int] = set()
+    for _ in range(sweeps):
+        members = _cgroup_members(launcher, "pids")
+        table = {pid: _parent_and_start(pid) for pid in members}
+        table = {pid: v for pid, v in table.items() if v is not None}  # zombies are gone
+        inits = [pid for pid, (parent, _) in table.items() if parent == launcher]
+        keep = {launcher, *inits}
+        for init in inits:
+            under = [pid for pid, (parent, _) in table.items() if parent == init]
+            if under:
+                keep.add(min(under, key=lambda pid: table[pid][1]))
+        strays = [pid for pid in table if pid not in keep]
+        if not strays:
+            return len(killed)
+        for pid in strays:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+            except OSError:
+                pass
+    return len(killed)
+
+
+def _cgroup_members(pid: int, controller: str) -> list[int]:
+    """Pids in ``pid``'s cgroup of ``controller`` ([] when there is none of gradkit's)."""
+    root = _controller(controller)
+    try:
+        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        _, names, path = line.split(":", 2)
+        last = path.rstrip("/").rsplit("/", 1)[-1]
+        # a sandbox's own group (gradkit-<12 hex>), never a worker's (gradkit-worker-<pid>)
+        if (controller in names.split(",") or names == "") and re.fullmatch(
+            r"gradkit-[0-9a-f]{12}", last
+        ):
+            try:
+                procs = (root / path.lstrip("/") / "cgroup.procs").read_text().split()
+            except (OSError, TypeError):
+                return []
+            return [int(p) for p in procs]
+    return []
+
+
+def _parent_and_start(pid: int) -> tuple[int, int] | None:
+    """(parent pid, start time) of a live process; None for one that is gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] in ("Z", "X") else (int(fields[1]), int(fields[19]))
 
 
 def _processes_of(uid: int) -> int:

@@ -31,7 +31,14 @@ from autograder.callbox import CallBox
 from autograder.grading import grade_answer, large_inputs, secret_inputs
 from autograder.inputs import SECRET_ENV, course_secret
 from autograder.lock import course_lock
-from autograder.sandbox import NOBODY, Limits, command, remove_stale_cgroups, require_isolation
+from autograder.sandbox import (
+    NOBODY,
+    Limits,
+    command,
+    reap_strays,
+    remove_stale_cgroups,
+    require_isolation,
+)
 
 
 class NoHeartbeat:
@@ -220,7 +227,14 @@ class GradkitExecute(Execute):
                            "kernel was stopped")  # fmt: skip
             finally:
                 self.timeout = configured
+            self._reap()
         return cell, self.resources
+
+    def _reap(self) -> None:
+        """Nothing a cell started outlives it (autograder.sandbox.reap_strays)."""
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        if self.sandbox and process is not None and process.poll() is None:
+            reap_strays(process.pid)
 
     def _stop(self, cell, why: str) -> None:
         """Record why no later cell runs, say so in the cell, and end the kernel for good."""

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -90,3 +91,47 @@ def test_without_bubblewrap_grading_is_refused_unless_the_ta_accepts_the_risk(mo
 def test_with_bubblewrap_the_summary_stays_quiet():
     lines = ["memory: enforced", "network, disk and other processes: isolated (bubblewrap)"]
     assert "sandbox" not in Summary(sandbox=lines).text()
+
+
+STRAYS = """
+import os, time
+for _ in range(5):
+    if os.fork() == 0:  # children that would outlive the cell, one detached
+        if os.fork() == 0:
+            time.sleep(600)
+        time.sleep(600)
+open(%r, "w").write(str(os.getpid()))
+time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(sandbox.bwrap() is None, reason="needs bubblewrap (make test installs it)")
+def test_what_a_sandboxed_program_left_running_is_killed_and_the_program_kept(tmp_path):
+    private, logs = tmp_path / "private", tmp_path / "logs"
+    private.mkdir()
+    logs.mkdir()
+    if os.getuid() == 0:
+        os.chown(private, sandbox.NOBODY, sandbox.NOBODY)
+    cmd = command([sys.executable, "-c", STRAYS % str(private / "pid")], Limits(),
+                  rw=(str(private),), log=str(logs / "log"))  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 30
+        while not (private / "pid").exists() or not (private / "pid").read_text():
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+        time.sleep(0.5)
+        members = sandbox._cgroup_members(proc.pid, "pids")
+        if not members:
+            pytest.skip("no pids cgroup of gradkit's here (grading as a user without one)")
+        before = len(members)
+        killed = sandbox.reap_strays(proc.pid)
+        assert killed == 10 and before >= 12, (before, killed)  # 5 children, 5 grandchildren
+        time.sleep(0.2)
+        assert proc.poll() is None  # the program itself runs on
+        live = [p for p in sandbox._cgroup_members(proc.pid, "pids")
+                if sandbox._parent_and_start(p)]  # fmt: skip
+        assert len(live) <= 3, live  # bwrap, its init, the program
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
