@@ -28,6 +28,11 @@ MAX_LINE = 64 << 20  # bytes of one message from the process; more and it is sto
 RESTARTS = 6  # starts after the first (a hung cell or call, a crash), at most
 
 
+# Share of a call's time limit after which the grading process says which function of the
+# notebook the call is in, should it run past the limit.
+WATCH = 0.8
+
+
 class CallBox:
     """A sandboxed interpreter holding the student's functions (see autograder.runner)."""
 
@@ -52,7 +57,8 @@ class CallBox:
             return Answer(False, error="Stopped: " + problem), 0.0
         ident = secrets.token_hex(8)
         request = {"id": ident, "call": source, "names": list(names),
-                   "inputs": encode_inputs(inputs)}  # fmt: skip
+                   "inputs": encode_inputs(inputs), "watch": WATCH * timeout}  # fmt: skip
+        where = ""
         start = time.monotonic()
         try:
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
@@ -72,9 +78,12 @@ class CallBox:
                         error="Died: the grading process died (os._exit, a "
                         "crash, or a sandbox limit: " + self.limits.describe() + ")",
                     ), seconds
+                stuck = f" (it was running {where})" if where else ""
                 return Answer(
-                    False, error=f"TimeoutError: did not finish within {timeout:g} s"
+                    False, error=f"TimeoutError: did not finish within {timeout:g} s{stuck}"
                 ), seconds
+            if message.get("watch") == ident and isinstance(message.get("where"), str):
+                where = message["where"][:100]
             if message.get("id") == ident:
                 return _answer(message), seconds
 

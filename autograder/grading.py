@@ -75,6 +75,8 @@ def explain(task: Task, error: str) -> str:
         return f"✗ {task.function} could not be graded: {error.removeprefix('Died: ')}."
     if error.startswith("TimeoutError: did not finish"):
         return f"✗ {task.function} {error.removeprefix('TimeoutError: ')}."
+    if error.startswith("NotCalled: "):
+        return f"✗ {task.function} was not graded: {error.removeprefix('NotCalled: ')}."
     if error.startswith("MemoryError"):
         return (f"✗ {task.function} ran out of memory (MemoryError): the grader's sandbox "
                 "caps a kernel's memory; the inputs here are small, so look for a runaway "

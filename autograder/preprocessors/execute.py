@@ -13,6 +13,7 @@ reads as (partial) credit.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -29,6 +30,7 @@ from traitlets import Bool, Integer, List, Type, Unicode, default
 from autograder.assignments import tasks_for
 from autograder.callbox import CallBox
 from autograder.grading import grade_answer, large_inputs, secret_inputs
+from autograder.harness import Answer
 from autograder.inputs import SECRET_ENV, course_secret
 from autograder.lock import course_lock
 from autograder.sandbox import (
@@ -187,6 +189,7 @@ class GradkitExecute(Execute):
         self._stopped: str | None = None
         self._started = time.monotonic()
         self._boxes: dict[tuple[str, ...], CallBox] = {}
+        self._hung: dict[str, str] = {}  # a notebook function that ran out of time -> where
         self._output_bytes = {"notebook": 0}
         # Only the IPC sockets and the connection file are shared with the kernel; its
         # log lives in a folder of the grader's that the kernel cannot reach.
@@ -293,7 +296,15 @@ class GradkitExecute(Execute):
         inputs = secret_inputs(task, secret, info["assignment"], info["student"])
         names = (task.function, *task.needs)
         box = self._box(task)
-        answer, _ = box.call(task.call, names, inputs, timeout=float(self.timeout or 30))
+        hung = [name for name in names if name in self._hung]
+        if hung:  # it looped once: calling it again would only cost another time limit
+            why = f"{hung[0]} did not finish when {self._hung[hung[0]]} was graded"
+            answer = Answer(False, error=f"NotCalled: {why}, so it was not called again")
+        else:
+            answer, _ = box.call(task.call, names, inputs, timeout=float(self.timeout or 30))
+            if not answer.ok and answer.error.startswith("TimeoutError"):
+                stuck = re.search(r"\(it was running (\w+)\)", answer.error)
+                self._hung[stuck[1] if stuck else task.function] = task.function
         large = None
         if task.large is not None and answer.ok:
             big = large_inputs(task, secret, info["assignment"], info["student"])

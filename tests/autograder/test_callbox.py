@@ -28,3 +28,16 @@ def test_a_cell_that_hangs_is_left_out_and_the_function_still_answers():
     finally:
         box.close()
     assert answer.ok and answer.value == 2.0 and 0 in box.skipped
+
+
+def test_a_call_that_runs_out_of_time_names_the_function_it_was_stuck_in():
+    cells = ["def forward(x):\n    while True:\n        x = x + 1\n",
+             "def backward(x):\n    return forward(x) * 2\n"]  # fmt: skip
+    box = CallBox(cells, (), Limits(), cell_timeout=5.0, budget=30.0)
+    try:
+        answer, _ = box.call("_out = backward(1)", ("backward", "forward"), {}, timeout=3.0)
+        again, _ = box.call("_out = 7.0", (), {}, timeout=5.0)  # the box answers again
+    finally:
+        box.close()
+    assert answer.error == "TimeoutError: did not finish within 3 s (it was running forward)"
+    assert again.ok and again.value == 7.0

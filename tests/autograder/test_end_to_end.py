@@ -114,3 +114,24 @@ def test_an_endless_loop_hits_the_timeout_and_the_rest_is_graded(tmp_path):
     graded_nb = nbformat.read(tmp_path / "autograded/loop/04-backprop/04-backprop.ipynb", 4)
     lines = [c.metadata["gradkit"]["lines"] for c in graded_nb.cells if "gradkit" in c.metadata]
     assert any("did not finish within 4 s" in line for group in lines for line in group)
+
+
+def test_a_looping_helper_is_named_and_not_called_again(tmp_path):
+    looping = demo.Student("loopfwd", "loops forever in L_model_forward", {},
+                           edits={"L_model_forward": "def L_model_forward(X, parameters):\n"
+                                  "    while True:\n        pass\n"})  # fmt: skip
+    folder = tmp_path / "submitted" / looping.name / "04-backprop"
+    folder.mkdir(parents=True)
+    nbformat.write(demo.submission(looping), folder / "04-backprop.ipynb")
+    summary = autograde("04-backprop", tmp_path, workers=1, timeout=4, secret=SECRET)
+    assert summary.graded == ["loopfwd"], summary.text()
+    scores = collect(f"sqlite:///{tmp_path / 'gradebook.db'}").scores[("loopfwd", "04-backprop")]
+    assert scores == {**demo.FULL, "test_forward": 0.0, "test_backward": 0.0}
+    graded_nb = nbformat.read(tmp_path / "autograded/loopfwd/04-backprop/04-backprop.ipynb", 4)
+    lines = {c.metadata["nbgrader"]["grade_id"]: "\n".join(c.metadata["gradkit"]["lines"])
+             for c in graded_nb.cells if "gradkit" in c.metadata}  # fmt: skip
+    assert "did not finish within 4 s (it was running L_model_forward)" in lines["test_forward"]
+    assert (
+        "L_model_backward was not graded: L_model_forward did not finish when "
+        "L_model_forward was graded, so it was not called again"
+    ) in lines["test_backward"]
