@@ -35,7 +35,8 @@ class Report:
         for assignment, question, most in self.questions:
             got = [q[question] for (s, a), q in self.scores.items() if a == assignment]
             if got:
-                rows.append((assignment, question, most, float(np.mean(got)), min(got), max(got)))
+                rows.append((assignment, question, most, round(float(np.mean(got)), 3),
+                             round(min(got), 3), round(max(got), 3)))  # fmt: skip
         return rows
 
     def text(self) -> str:
@@ -116,6 +117,16 @@ def _totals_table(report: Report, path: Path) -> Path:
     return path
 
 
+HISTOGRAM_COLUMNS = 3  # assignments side by side; more go on further rows
+
+
+def histogram_bins(most: float) -> np.ndarray:
+    """Bin edges for totals out of ``most`` points: one bar per whole point (centred on it),
+    or per a few points when there are more than 40, so that 17 and 18 never share a bar."""
+    width = max(1, int(np.ceil(max(most, 1) / 40)))
+    return np.arange(-0.5, max(most, 1) + width, width)
+
+
 def _histogram(report: Report, path: Path) -> Path:
     import matplotlib
 
@@ -124,11 +135,15 @@ def _histogram(report: Report, path: Path) -> Path:
 
     assignments = sorted({a for _, a in report.scores})
     n = max(1, len(assignments))
-    fig, axes = plt.subplots(1, n, figsize=(5 * n, 3.5), squeeze=False)
-    for ax, assignment in zip(axes[0], assignments, strict=False):
+    cols = min(n, HISTOGRAM_COLUMNS)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.5 * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for ax, assignment in zip(axes.flat, assignments, strict=False):
         totals = list(report.totals(assignment).values())
         most = sum(m for a, _, m in report.questions if a == assignment)
-        ax.hist(totals, bins=np.linspace(0, max(most, 1), 11), color="#4c72b0", edgecolor="white")
+        ax.hist(totals, bins=histogram_bins(most), color="#4c72b0", edgecolor="white")
         ax.set_title(f"{assignment}: total scores")
         ax.set_xlabel(f"points (of {most:g})")
         ax.set_ylabel("students")
