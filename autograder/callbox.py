@@ -82,8 +82,9 @@ class CallBox:
                 return Answer(
                     False, error=f"TimeoutError: did not finish within {timeout:g} s{stuck}"
                 ), seconds
-            if message.get("watch") == ident and isinstance(message.get("where"), str):
-                where = message["where"][:100]
+            name = message.get("where")
+            if message.get("watch") == ident and isinstance(name, str) and name.isidentifier():
+                where = name[:100]  # a function's name, nothing else reaches the feedback
             if message.get("id") == ident:
                 return _answer(message), seconds
 
