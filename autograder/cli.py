@@ -81,6 +81,12 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("report", help="grades.csv, per-question stats, a histogram PNG")
     _course_args(p)
+    p.add_argument("--canvas", type=Path, metavar="FILE",
+                   help="also write FILE, a CSV for Canvas's gradebook import (one column per "
+                   "assignment, points after late penalties)")  # fmt: skip
+    p.add_argument("--roster", type=Path, metavar="CSV",
+                   help="Canvas's gradebook export, to map nbgrader ids to Canvas students "
+                   "(SIS Login ID, SIS User ID, ID, or a gradkit_id column you add)")  # fmt: skip
 
     p = sub.add_parser("similarity", help="near-copies among submissions and of gradlib's source")
     p.add_argument("assignment")
@@ -155,6 +161,13 @@ def _run(args) -> int:
         report = write_report(args.course_dir, db_url=args.db_url)
         print(report.text())
         print(f"wrote {report.csv}, {report.stats_csv}, {report.histogram}")
+        if args.canvas:
+            from autograder.canvas import write_canvas
+
+            unmatched = write_canvas(report, args.canvas, args.roster)
+            print(f"wrote {args.canvas} for Canvas's gradebook import")
+            if unmatched:
+                print(f"not in the roster, left out: {', '.join(unmatched)}", file=sys.stderr)
     elif args.command == "similarity":
         from autograder.similarity import write_similarity
 

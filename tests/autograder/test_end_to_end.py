@@ -71,6 +71,13 @@ def test_report_files(graded):
     stats = (course / "question_stats.csv").read_text()
     assert "04-backprop,test_backward,6.0," in stats
     assert (course / "score_histogram.png").read_bytes()[:4] == b"\x89PNG"
+    from autograder import cli
+
+    assert cli.main(["report", "--course-dir", str(course), "--canvas",
+                     str(course / "canvas.csv")]) == 0  # fmt: skip
+    canvas = (course / "canvas.csv").read_text().splitlines()
+    assert canvas[0].startswith("Student,ID,SIS User ID,SIS Login ID,Section,")
+    assert len(canvas) == 2 + len(demo.STUDENTS)  # header, points possible, a row each
 
 
 def test_serial_nbgrader_autograde_gives_the_same_gradebook(graded, tmp_path):
