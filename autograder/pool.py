@@ -20,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+from autograder.runner import descendants
 from autograder.sandbox import confine_worker
 
 RUN_TMP = "gradkit-run-"  # prefix of a run's temporary folder
@@ -84,26 +85,6 @@ def stop(pool: ProcessPoolExecutor) -> None:
         for process in processes:
             process.join(5.0)
         pool.shutdown(wait=False, cancel_futures=True)
-
-
-def descendants(pids: list[int]) -> list[int]:
-    """Every live process below ``pids``, from /proc (children, theirs, and so on)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as f:
-                    stat = f.read().decode(errors="replace")
-            except OSError:
-                continue  # gone meanwhile
-            parent = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(parent, []).append(int(entry))
-    found, todo = [], list(pids)
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def _signal(pids: list[int], signum: int) -> None:

@@ -149,8 +149,8 @@ def become_subreaper() -> None:
         pass
 
 
-def descendants(pid: int) -> list[int]:
-    """Every live process below ``pid``, from /proc."""
+def descendants(pids: list[int]) -> list[int]:
+    """Every live process below ``pids``, from /proc (children, theirs, and so on)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -158,10 +158,10 @@ def descendants(pid: int) -> list[int]:
                 with open(f"/proc/{entry}/stat", "rb") as f:
                     stat = f.read().decode(errors="replace")
             except OSError:
-                continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [pid]
+                continue  # gone meanwhile
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry))
+    found, todo = [], list(pids)
     while todo:
         for child in children.get(todo.pop(), []):
             found.append(child)
@@ -173,7 +173,7 @@ def reap(owner: int) -> None:
     """Kill and collect every process student code started (a fork bomb keeps forking while
     it is killed: sweep until none is left)."""
     for _ in range(200):
-        found = descendants(owner)
+        found = descendants([owner])
         for pid in found:
             try:
                 os.kill(pid, signal.SIGKILL)
