@@ -349,3 +349,41 @@ def kind_of(value) -> str:
     if isinstance(value, Unreadable):
         return f"a {value.type}"
     return "None" if value is None else f"a {type(value).__name__}"
+
+
+def per_case_call(answer: str, setup: str = "", prelude: str = "") -> str:
+    """A task's call that asks the student's function once per case of ``_in["cases"]``
+    (keyed "0", "1", …, in that order).
+
+    ``prelude`` runs once (imports); ``setup`` runs for each case ``_c`` before ``answer``, an
+    expression calling the student's function. A case whose call raises gives
+    {"error": "Type: message"} and the other cases are still asked.
+    """
+    each = "".join(f"    {line}\n" for line in setup.splitlines())
+    return (f"{prelude}\n" if prelude else "") + (
+        '_res = []\nfor _k in sorted(_in["cases"], key=int):\n    _c = _in["cases"][_k]\n'
+        f"{each}    try:\n        _res.append({answer})\n    except Exception as _e:\n"
+        '        _res.append({"error": type(_e).__name__ + ": " + str(_e)[:200]})\n_out = _res'
+    )
+
+
+def not_implemented(answers: list, function: str, max_points: float) -> Score | None:
+    """One line instead of one per input when every call raised NotImplementedError."""
+    if all(isinstance(a, dict) and str(a.get("error", "")).startswith("NotImplementedError")
+           for a in answers):  # fmt: skip
+        return Score(0.0, max_points, [
+            f"✗ {function} is not implemented yet (it raises NotImplementedError)."
+        ])  # fmt: skip
+    return None
+
+
+def case_answers(value, inputs: dict, function: str, max_points: float):
+    """(the cases of a per_case_call task in order, None), or ([], the Score of 0) when no
+    list of answers came back or every call raised NotImplementedError."""
+    cases = [inputs["cases"][k] for k in sorted(inputs["cases"], key=int)]
+    if not isinstance(value, list) or len(value) != len(cases):
+        return [], Score(0.0, max_points, [
+            f"✗ no answers came back from {function} ({kind_of(value)})."
+        ])  # fmt: skip
+    blank = not_implemented(value, function, max_points)
+    return ([], blank) if blank else (cases, None)

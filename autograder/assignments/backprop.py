@@ -9,9 +9,11 @@ from autograder.tasks import (
     Score,
     Task,
     array_of_shape,
+    case_answers,
     gradient_scorer,
     judge_l2_cost,
     kind_of,
+    per_case_call,
     value_scorer,
 )
 from gradlib import nn, relative_difference
@@ -71,17 +73,11 @@ def _cost_inputs(seed: int) -> dict:
 # Every wrong block is off by a factor (2, 3, ½, −1 or m) that the check cannot miss; the
 # networks have no unit near a ReLU kink (autograder.inputs.draw_network).
 _BUGGY_CASES = (("W", "b"), ("b",), ("W",))
-_BUGGY_CALL = """from gradlib.nn import network_cost as _cost
-_res = []
-for _k in sorted(_in["cases"], key=int):
-    _c = _in["cases"][_k]
-    def _J(p, _c=_c):
-        return _cost(p, _c["X"], _c["Y"])
-    try:
-        _res.append(buggy_blocks(_J, dict(_c["params"]), dict(_c["grads"])))
-    except Exception as _e:
-        _res.append({"error": type(_e).__name__ + ": " + str(_e)[:200]})
-_out = _res"""
+_BUGGY_CALL = per_case_call(
+    'buggy_blocks(_J, dict(_c["params"]), dict(_c["grads"]))',
+    setup='def _J(p, _c=_c):\n    return _cost(p, _c["X"], _c["Y"])',
+    prelude="from gradlib.nn import network_cost as _cost",
+)
 
 
 def _draw_buggy(seed: int) -> dict:
@@ -106,20 +102,9 @@ def _wrong_blocks(case: dict) -> set[str]:
 
 
 def _score_buggy_blocks(value, inputs: dict, max_points: float) -> Score:
-    cases = [inputs["cases"][k] for k in sorted(inputs["cases"], key=int)]
-    if not isinstance(value, list) or len(value) != len(cases):
-        return Score(
-            0.0, max_points, [f"✗ no answers came back from buggy_blocks ({kind_of(value)})."]
-        )
-    if all(
-        isinstance(v, dict) and str(v.get("error", "")).startswith("NotImplementedError")
-        for v in value
-    ):
-        return Score(
-            0.0,
-            max_points,
-            ["✗ buggy_blocks is not implemented yet (it raises NotImplementedError)."],
-        )
+    cases, blank = case_answers(value, inputs, "buggy_blocks", max_points)
+    if blank:
+        return blank
     earned, lines = 0.0, []
     for n, (case, got) in enumerate(zip(cases, value, strict=True), start=1):
         truth = _wrong_blocks(case)

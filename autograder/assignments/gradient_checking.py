@@ -14,7 +14,7 @@ import re
 import numpy as np
 
 from autograder.harness import Unreadable
-from autograder.tasks import Score, Task, kind_of
+from autograder.tasks import Score, Task, case_answers, kind_of, not_implemented, per_case_call
 from gradlib import nn, numerical_gradient, relative_difference, thresholds
 from gradlib.unroll import grads_to_vector, params_to_vector
 
@@ -137,7 +137,7 @@ def _score_relative_diff(value, inputs: dict, max_points: float) -> Score:
         return Score(
             0.0, max_points, [f"✗ no answers came back from relative_diff ({kind_of(value)})."]
         )
-    if blank := _not_implemented(value, "relative_diff", max_points):
+    if blank := not_implemented(value, "relative_diff", max_points):
         return blank
     share, points, lines = max_points / len(pairs), 0.0, []
     for (a, b), got in zip(pairs, value, strict=True):
@@ -452,7 +452,7 @@ def _score_verdict(value, inputs: dict, max_points: float) -> Score:
     diffs = [float(d) for d in inputs["differences"]]
     if not isinstance(value, list) or len(value) != len(diffs):
         return Score(0.0, max_points, [f"✗ no answers came back from verdict ({kind_of(value)})."])
-    if blank := _not_implemented(value, "verdict", max_points):
+    if blank := not_implemented(value, "verdict", max_points):
         return blank
     limits = thresholds()
     right, mistakes = 0, {}
@@ -500,19 +500,14 @@ _LABEL = re.compile(r"^\s*d?([A-Za-z_]+\d*)\s*\[\s*(\d+)\s*,\s*(\d+)\s*\]\s*$")
 
 
 _FAULTY_CASES = (("W", 0.5), ("b", -1.0), ("any W", 2.0))
-_FAULTY_CALL = """from gradlib.nn import network_cost as _cost
-from gradlib.unroll import params_to_vector as _to_vector, vector_to_params as _to_params
-_res = []
-for _k in sorted(_in["cases"], key=int):
-    _c = _in["cases"][_k]
-    _theta, _spec = _to_vector(_c["params"])
-    def _J(t, _c=_c, _spec=_spec):
-        return _cost(_to_params(t, _spec), _c["X"], _c["Y"], hidden="tanh")
-    try:
-        _res.append(faulty_element(_J, _theta, _c["dtheta"].copy(), _spec))
-    except Exception as _e:
-        _res.append({"error": type(_e).__name__ + ": " + str(_e)[:200]})
-_out = _res"""
+_FAULTY_CALL = per_case_call(
+    'faulty_element(_J, _theta, _c["dtheta"].copy(), _spec)',
+    setup='_theta, _spec = _to_vector(_c["params"])\n'
+    "def _J(t, _c=_c, _spec=_spec):\n"
+    '    return _cost(_to_params(t, _spec), _c["X"], _c["Y"], hidden="tanh")',
+    prelude="from gradlib.nn import network_cost as _cost\n"
+    "from gradlib.unroll import params_to_vector as _to_vector, vector_to_params as _to_params",
+)
 
 
 def _draw_faulty(seed: int) -> dict:
@@ -578,12 +573,8 @@ def _faulty_truth(case: dict) -> tuple[int, object]:
 
 
 def _score_faulty_element(value, inputs: dict, max_points: float) -> Score:
-    cases = [inputs["cases"][k] for k in sorted(inputs["cases"], key=int)]
-    if not isinstance(value, list) or len(value) != len(cases):
-        return Score(
-            0.0, max_points, [f"✗ no answers came back from faulty_element ({kind_of(value)})."]
-        )
-    if blank := _not_implemented(value, "faulty_element", max_points):
+    cases, blank = case_answers(value, inputs, "faulty_element", max_points)
+    if blank:
         return blank
     right, lines = 0, []
     for n, (case, got) in enumerate(zip(cases, value, strict=True), start=1):
@@ -641,16 +632,6 @@ def _judge_label(got, index: int, spec, case: dict) -> tuple[bool, str]:
 def _parse_label(text: str) -> tuple[str, tuple[int, int]]:
     m = _LABEL.match(text)
     return m[1], (int(m[2]), int(m[3]))
-
-
-def _not_implemented(answers: list, function: str, max_points: float) -> Score | None:
-    """One line instead of one per input when every call raised NotImplementedError."""
-    if all(isinstance(a, dict) and str(a.get("error", "")).startswith("NotImplementedError")
-           for a in answers):  # fmt: skip
-        return Score(0.0, max_points, [
-            f"✗ {function} is not implemented yet (it raises NotImplementedError)."
-        ])  # fmt: skip
-    return None
 
 
 TASKS = {

@@ -14,7 +14,7 @@ import numpy as np
 
 from autograder.harness import Unreadable
 from autograder.inputs import draw_network
-from autograder.tasks import Score, Task, judge_l2_cost, kind_of
+from autograder.tasks import Score, Task, case_answers, judge_l2_cost, kind_of, per_case_call
 from gradlib import nn
 from gradlib.netgrad import check_network
 
@@ -154,14 +154,9 @@ def _score_dropout_cost(value, inputs: dict, max_points: float) -> Score:
 #   (): no input lies near a kink (the answer is the empty set).
 # What the answer is comes from gradlib.netgrad.check_network, recomputed when scoring.
 _KINK_PLANS = ((1,), (2,), (1, 2), ())
-_KINKS_CALL = """_res = []
-for _k in sorted(_in["cases"], key=int):
-    _c = _in["cases"][_k]
-    try:
-        _res.append(kinked_blocks(dict(_c["params"]), _c["X"], _c["Y"], dict(_c["grads"])))
-    except Exception as _e:
-        _res.append({"error": type(_e).__name__ + ": " + str(_e)[:200]})
-_out = _res"""
+_KINKS_CALL = per_case_call(
+    'kinked_blocks(dict(_c["params"]), _c["X"], _c["Y"], dict(_c["grads"]))'
+)
 
 
 def kink_plan(seed: int) -> list[tuple[int, ...]]:
@@ -205,16 +200,9 @@ def _kinked(case: dict) -> set[str]:
 
 
 def _score_kinked_blocks(value, inputs: dict, max_points: float) -> Score:
-    cases = [inputs["cases"][k] for k in sorted(inputs["cases"], key=int)]
-    if not isinstance(value, list) or len(value) != len(cases):
-        return Score(0.0, max_points, [
-            f"✗ no answers came back from kinked_blocks ({kind_of(value)})."
-        ])  # fmt: skip
-    if all(isinstance(v, dict) and str(v.get("error", "")).startswith("NotImplementedError")
-           for v in value):  # fmt: skip
-        return Score(0.0, max_points, [
-            "✗ kinked_blocks is not implemented yet (it raises NotImplementedError)."
-        ])  # fmt: skip
+    cases, blank = case_answers(value, inputs, "kinked_blocks", max_points)
+    if blank:
+        return blank
     earned, lines = 0.0, []
     for n, (case, got) in enumerate(zip(cases, value, strict=True), start=1):
         earned_here, line = _judge_kinks(got, _kinked(case), list(case["params"]))
