@@ -18,6 +18,9 @@ VERDICT_COLORS = {
     "suspicious": "#9a6700",
     "wrong": "#cf222e",
 }
+# Inline styles of the HTML table: a notebook's CSS would otherwise wrap the narrow cells.
+_NOWRAP = "white-space: nowrap"
+_WORST = "min-width: 16em; text-align: left"
 
 
 @dataclass(frozen=True)
@@ -112,16 +115,22 @@ class GradCheckReport:
         return f"Gradient check: {self.verdict.upper()} — {overall}"
 
     def summary(self) -> str:
-        """A few lines of text: overall verdict, then each block, then findings."""
+        """A few lines of text: overall verdict, then each block, then findings.
+
+        The block lines are a table: names and shapes are padded to the longest of the
+        report, so the differences and verdicts line up (dW10 of shape (1024, 512) too).
+        """
         limits = self.thresholds
         lines = [
             f"{self.headline()} ({self.method} differences, eps={self.eps:.1e}, {self.dtype}; "
             f"correct ≤ {_short(limits.correct)}, wrong ≥ {_short(limits.wrong)})"
         ]
+        name_width = max(len("d" + b.name) for b in self.blocks)
+        shape_width = max(len(str(b.shape)) for b in self.blocks)
         for b in self.blocks:
             line = (
-                f"  {_MARK[b.verdict]} d{b.name:<6} {str(b.shape):<10} "
-                f"{b.relative_difference:.2e}  {b.verdict}"
+                f"  {_MARK[b.verdict]} {'d' + b.name:<{name_width}}  {str(b.shape):<{shape_width}}"
+                f"  {b.relative_difference:.2e}  {b.verdict}"
             )
             if b.verdict == UNCHECKED:
                 line += " (every entry crossed a kink: check it with another point or step)"
@@ -137,12 +146,14 @@ class GradCheckReport:
     __repr__ = summary
 
     def _repr_html_(self) -> str:
+        """The summary as an HTML table. Marks, verdicts, numbers and each worst element
+        never wrap ("✓ correct" on one line); the worst-elements column is given room."""
         e = html.escape
         rows = []
         for b in self.blocks:
             worst = (
                 "".join(
-                    f"<div><code>d{e(lab)}</code>: {a:.6g} vs {n:.6g}</div>"
+                    f"<div style='{_NOWRAP}'><code>d{e(lab)}</code>: {a:.6g} vs {n:.6g}</div>"
                     for lab, a, n in b.worst
                 )
                 if b.verdict in ("suspicious", "wrong")
@@ -151,11 +162,14 @@ class GradCheckReport:
             findings = "".join(
                 f"<div>{e(f.detail)}</div>" for f in self.diagnosis if f.block == b.name
             )
+            color = VERDICT_COLORS[b.verdict]
             rows.append(
-                f"<tr><td><code>d{e(b.name)}</code></td><td>{e(str(b.shape))}</td>"
-                f"<td>{b.relative_difference:.2e}</td>"
-                f"<td style='color:{VERDICT_COLORS[b.verdict]}'>{_MARK[b.verdict]} {b.verdict}</td>"
-                f"<td>{worst}</td><td>{findings}</td></tr>"
+                f"<tr><td style='{_NOWRAP}'><code>d{e(b.name)}</code></td>"
+                f"<td style='{_NOWRAP}'>{e(str(b.shape))}</td>"
+                f"<td style='{_NOWRAP}'>{b.relative_difference:.2e}</td>"
+                f"<td class='verdict' style='{_NOWRAP}; color:{color}'>"
+                f"{_MARK[b.verdict]}&nbsp;{b.verdict}</td>"
+                f"<td class='worst' style='{_WORST}'>{worst}</td><td>{findings}</td></tr>"
             )
         notes = "".join(f"<p>⚠ {e(w)}</p>" for w in self.warnings)
         return (
@@ -163,8 +177,9 @@ class GradCheckReport:
             f"{_MARK[self.verdict]} Gradient check: {self.verdict}</b> — "
             f"{e(self.headline().partition(' — ')[2])} ({e(self.method)}, ε={self.eps:.1e}, "
             f"{e(self.dtype)})</p>"
-            "<table><thead><tr><th>block</th><th>shape</th><th>relative difference</th>"
-            "<th>verdict</th><th>worst elements (analytic vs numeric)</th><th>diagnosis</th>"
+            f"<table><thead><tr><th style='{_NOWRAP}'>block</th><th>shape</th>"
+            "<th>relative difference</th><th>verdict</th>"
+            f"<th style='{_WORST}'>worst elements (analytic vs numeric)</th><th>diagnosis</th>"
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table>{notes}</div>"
         )
 
