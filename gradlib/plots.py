@@ -18,10 +18,15 @@ from numbers import Real
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import FancyBboxPatch, Rectangle
 
+from gradlib import nn
 from gradlib.errors import GradCheckError
+from gradlib.layers import activation_backward
+from gradlib.netgrad import check_network
 from gradlib.numdiff import METHODS, error_sweep, scalar_point
 from gradlib.report import VERDICT_COLORS, GradCheckReport  # the colors of the HTML view
+from gradlib.unroll import params_to_vector
 from gradlib.verdicts import VERDICTS
 
 # Errors and differences below this are drawn at this value: a log axis has no place for
@@ -264,3 +269,517 @@ def _best(errors: np.ndarray) -> int:
 
 
 __all__ = ["FLOOR", "plot_eps_sweep", "plot_report"]
+
+
+# --- the layout of θ (02) ----------------------------------------------------------------
+
+# One color per parameter block, in θ order (cycled past eight blocks).
+BLOCK_COLORS = (
+    "tab:blue",
+    "tab:orange",
+    "tab:green",
+    "tab:red",
+    "tab:purple",
+    "tab:brown",
+    "tab:pink",
+    "tab:olive",
+)
+
+
+def plot_theta_layout(params: dict, axes: tuple[Axes, Axes] | None = None) -> Figure:
+    """Where each parameter lands in θ: the blocks cell by cell (top), θ as a strip (bottom).
+
+    Each cell of a block shows its index in θ; each cell of the strip names the parameter
+    it holds (``spec.label(i)``, e.g. "W1[2, 0]"). The layout is params_to_vector's own:
+    blocks flattened row by row, stacked in θ order (W1, b1, W2, b2, ...). Meant for small
+    networks (a few dozen parameters): every entry gets a labelled cell.
+
+    Cells carry gids "cell:W1[0, 1]" (top) and "theta:7" (bottom).
+
+    Parameters
+    ----------
+    params : dict name -> array, W1 (n_1, n_0), b1 (n_1, 1), ..., WL, bL
+    axes : (top, bottom) axes to draw into; None creates a figure
+
+    Returns
+    -------
+    Figure : the figure holding the axes
+    """
+    _, spec = params_to_vector(params)
+    if axes is None:
+        fig = Figure(figsize=(10, 4.4), layout="constrained")
+        top, bottom = fig.subplots(2, 1, height_ratios=[3, 1.6])
+    else:
+        pair = tuple(axes) if isinstance(axes, tuple | list) else ()
+        if len(pair) != 2 or not all(isinstance(a, Axes) for a in pair):
+            raise GradCheckError(
+                f"axes must be a pair (top, bottom) of matplotlib Axes or None, got {axes!r}; "
+                "e.g. fig.subplots(2, 1)."
+            )
+        (top, bottom), fig = pair, pair[0].figure
+    colors = {name: BLOCK_COLORS[k % len(BLOCK_COLORS)] for k, name in enumerate(spec.names)}
+    grids = {name: _rows_cols(shape) for name, shape in zip(spec.names, spec.shapes, strict=True)}
+    height = max(rows for rows, _ in grids.values())
+
+    left = 0
+    for name, offset in zip(spec.names, spec.offsets, strict=True):
+        rows, cols = grids[name]
+        for r in range(rows):
+            for c in range(cols):
+                i = offset + r * cols + c
+                cell = top.add_patch(
+                    Rectangle(
+                        (left + c, height - 1 - r),
+                        1,
+                        1,
+                        facecolor=colors[name],
+                        alpha=0.35,
+                        edgecolor="black",
+                    )
+                )
+                cell.set_gid(f"cell:{spec.label(i)}")
+                top.text(
+                    left + c + 0.5,
+                    height - 0.5 - r,
+                    f"θ[{i}]",
+                    ha="center",
+                    va="center",
+                    fontsize=9,
+                )
+        top.text(
+            left + cols / 2,
+            height + 0.25,
+            f"{name}  {tuple(spec.shapes[spec.names.index(name)])}",
+            ha="center",
+            fontsize=11,
+        )
+        left += cols + 1
+    top.set_xlim(-0.2, left - 0.8)
+    top.set_ylim(-0.1, height + 0.7)
+    top.set_aspect("equal")
+    top.axis("off")
+
+    for i in range(spec.size):
+        name, _ = spec.locate(i)
+        cell = bottom.add_patch(
+            Rectangle((i, 0), 1, 1, facecolor=colors[name], alpha=0.35, edgecolor="black")
+        )
+        cell.set_gid(f"theta:{i}")
+        bottom.text(
+            i + 0.5, 0.5, spec.label(i), ha="center", va="center", fontsize=7.5, rotation=90
+        )
+        bottom.text(i + 0.5, -0.25, f"θ[{i}]", ha="center", va="center", fontsize=8)
+    bottom.set_xlim(-0.2, spec.size + 0.2)
+    bottom.set_ylim(-0.5, 1.05)
+    bottom.axis("off")
+    parts = [f"{n} row by row" if grids[n][1] > 1 else n for n in spec.names]
+    fig.suptitle(f"θ = [{', '.join(parts)}]", fontsize=12)
+    return fig
+
+
+def _rows_cols(shape: tuple[int, ...]) -> tuple[int, int]:
+    """A block's shape as the (rows, columns) of its drawing; 1-D blocks are one row."""
+    if len(shape) == 2:
+        return int(shape[0]), int(shape[1])
+    return 1, int(np.prod(shape))
+
+
+# --- backprop's error flow (04) ----------------------------------------------------------
+
+# Bugs plot_error_flow can plant at one step of layer l's backward pass, with their labels.
+BUGS = {
+    "dW": "dW[l] × 2",
+    "db": "db[l] × 2",
+    "dZ": "dZ[l] × 2",
+    "mask": "dZ[l] = dA[l] (g′ forgotten)",
+    "dA_prev": "dA[l−1] × 2",
+}
+
+
+def backprop_steps(
+    params: dict,
+    X,
+    Y,
+    hidden: str = "relu",
+    lambd: float = 0.0,
+    bug: str | None = None,
+    layer: int | None = None,
+) -> list[dict]:
+    """The lectures' backward pass, one layer at a time, with every intermediate kept.
+
+    Conventions of notebook 04 (sigmoid output, cross-entropy): dZ[L] = A[L] − Y;
+    dZ[l] = dA[l] ⊙ g′(Z[l]); dW[l] = dZ[l] A[l−1]ᵀ / m + (λ/m) W[l];
+    db[l] = Σ_examples dZ[l] / m; dA[l−1] = W[l]ᵀ dZ[l]. The forward pass is gradlib.nn's.
+
+    Parameters
+    ----------
+    params : W1 (n_1, n_x), b1 (n_1, 1), ..., WL (1, n_{L-1}), bL (1, 1)
+    X : (n_x, m) inputs; Y : (1, m) labels in {0, 1}
+    hidden : activation of the hidden layers (gradlib.layers.HIDDEN)
+    lambd : L2 strength λ ≥ 0
+    bug : None, or a key of BUGS, planted in layer ``layer``'s step
+
+    Returns
+    -------
+    list of L dicts, entry l − 1 for layer l: "dA" (n_l, m) (None for layer L), "dZ" (n_l, m),
+    "dW" (n_l, n_{l-1}), "db" (n_l, 1), "dA_prev" (n_{l-1}, m)
+    """
+    AL, caches = nn.forward(X, params, hidden=hidden)
+    Y = np.asarray(Y, dtype=float)
+    L, m = len(caches), AL.shape[1]
+    if bug is not None:
+        _check_bug(bug, layer, L)
+    steps: list[dict] = [{} for _ in range(L)]
+    dA = None
+    for j in range(L, 0, -1):
+        planted = bug if j == layer else None
+        A_prev, W, _ = caches[j - 1]["linear"]
+        if j == L:
+            dZ = AL - Y
+        elif planted == "mask":
+            dZ = dA
+        else:
+            dZ = activation_backward(dA, caches[j - 1]["activation"])
+        if planted == "dZ":
+            dZ = 2 * dZ
+        dW = dZ @ A_prev.T / m + lambd / m * W
+        db = np.sum(dZ, axis=1, keepdims=True) / m
+        dA_prev = W.T @ dZ
+        factor = {k: 2.0 if planted == k else 1.0 for k in ("dW", "db", "dA_prev")}
+        steps[j - 1] = {
+            "dA": dA,
+            "dZ": dZ,
+            "dW": factor["dW"] * dW,
+            "db": factor["db"] * db,
+            "dA_prev": factor["dA_prev"] * dA_prev,
+        }
+        dA = steps[j - 1]["dA_prev"]
+    return steps
+
+
+def _check_bug(bug: str, layer, L: int) -> None:
+    if bug not in BUGS:
+        raise GradCheckError(f"unknown bug {bug!r}; choose one of {', '.join(BUGS)}.")
+    lowest, highest = (2 if bug == "dA_prev" else 1), (L - 1 if bug == "mask" else L)
+    if not (isinstance(layer, int) and lowest <= layer <= highest):
+        why = {"mask": " (layer L has no hidden activation)", "dA_prev": " (dA[0] goes nowhere)"}
+        raise GradCheckError(
+            f"bug {bug!r} needs a layer from {lowest} to {highest}{why.get(bug, '')} in this "
+            f"{L}-layer network, got layer={layer!r}."
+        )
+
+
+def _grads(steps: list[dict]) -> dict[str, np.ndarray]:
+    return {f"d{k}{j}": steps[j - 1][f"d{k}"] for j in range(1, len(steps) + 1) for k in ("W", "b")}
+
+
+def plot_backprop_flow(
+    params: dict, X, Y, hidden: str = "relu", lambd: float = 0.0, ax: Axes | None = None
+) -> Figure:
+    """A diagram of backprop on this network, with the size of every signal it passes back.
+
+    One box per layer, the input X on the left and the cost J on the right. Gray arrows run
+    the forward pass left to right (each layer keeps its cache: A[l−1], W[l], b[l], Z[l]);
+    red arrows carry the error signal back, right to left: dZ[L] = A[L] − Y from the cost,
+    then dA[l−1] = W[l]ᵀ dZ[l] from layer to layer. Below each box, the gradients the
+    layer hands out, dW[l] and db[l]. The Frobenius norms ‖·‖ are those of backprop_steps
+    on (X, Y): how large the error signal is at each stage.
+
+    Artists carry gids "layer:2", "forward:A1", "backward:dA1", "backward:dZ3", "grads:2", and
+    each norm's text "norm:dZ2", "norm:dA1", "norm:dW2", "norm:db2".
+
+    Parameters
+    ----------
+    params : W1 (n_1, n_x), b1 (n_1, 1), ..., WL (1, n_{L-1}), bL (1, 1)
+    X : (n_x, m) inputs; Y : (1, m) labels
+    hidden : activation of the hidden layers; lambd : L2 strength λ
+    ax : axes to draw into; None creates a figure
+
+    Returns
+    -------
+    Figure : the figure holding the axes
+    """
+    steps = backprop_steps(params, X, Y, hidden=hidden, lambd=lambd)
+    L = len(steps)
+    if ax is None:
+        fig = Figure(figsize=(3.0 * (L + 2), 4.5), layout="constrained")
+        ax = fig.add_subplot()
+    else:
+        fig, ax = _figure_and_axes(ax)
+    width, gap = 2.6, 2.4  # a box, and the room for the arrows between boxes
+    x = {j: j * (width + gap) for j in range(0, L + 2)}  # left edges; 0 is X, L+1 is J
+    top, bottom = 1.9, 0.0
+    red, gray = "tab:red", "0.45"
+
+    def norm(name, value, xy, **kw):
+        text = ax.text(*xy, f"‖{name}‖ = {np.linalg.norm(value):.2e}", fontsize=8, **kw)
+        text.set_gid("norm:" + name.replace("[", "").replace("]", "").replace("−", ""))
+
+    def arrow(start, end, color, gid, style="-|>"):
+        a = ax.annotate(
+            "", xy=end, xytext=start, arrowprops={"arrowstyle": style, "color": color, "lw": 2}
+        )
+        a.set_gid(gid)
+
+    ax.text(
+        x[0] + width - 0.6,
+        (top + bottom) / 2,
+        "X = A[0]",
+        ha="center",
+        va="center",
+        fontsize=11,
+        bbox={"boxstyle": "round", "fc": "white", "ec": gray},
+    )
+    ax.text(
+        x[L + 1] + 0.9,
+        (top + bottom) / 2,
+        "J(θ)",
+        ha="center",
+        va="center",
+        fontsize=12,
+        bbox={"boxstyle": "round", "fc": "white", "ec": gray},
+    )
+    for j in range(1, L + 1):
+        g = "σ" if j == L else hidden
+        box = ax.add_patch(
+            FancyBboxPatch(
+                (x[j], bottom),
+                width,
+                top - bottom,
+                boxstyle="round,pad=0.05",
+                fc="#f6f8fa",
+                ec="0.3",
+            )
+        )
+        box.set_gid(f"layer:{j}")
+        ax.text(
+            x[j] + width / 2,
+            top - 0.12,
+            f"layer {j}",
+            ha="center",
+            va="top",
+            fontsize=10,
+            weight="bold",
+        )
+        ax.text(
+            x[j] + width / 2,
+            top - 0.45,
+            f"Z = W A + b,  A = {g}(Z)\ncache: A[{j - 1}], W, b, Z",
+            ha="center",
+            va="top",
+            fontsize=8,
+            color=gray,
+        )
+        rule = "dZ = A − Y" if j == L else f"dZ = dA ⊙ {g}′(Z)"
+        ax.text(
+            x[j] + width / 2, bottom + 0.75, rule, ha="center", va="center", fontsize=8, color=red
+        )
+        norm(
+            f"dZ[{j}]",
+            steps[j - 1]["dZ"],
+            (x[j] + width / 2, bottom + 0.45),
+            ha="center",
+            va="center",
+            color=red,
+        )
+        # forward: A[l-1] into layer l
+        y_fwd = top - 0.25
+        arrow((x[j - 1] + width + 0.05, y_fwd), (x[j] - 0.08, y_fwd), gray, f"forward:A{j - 1}")
+        ax.text(
+            (x[j - 1] + width + x[j]) / 2,
+            y_fwd + 0.08,
+            f"A[{j - 1}]",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            color=gray,
+        )
+        # backward: dA[l-1] out of layer l (dA[0] is computed but goes nowhere)
+        if j > 1:
+            y_bwd = bottom + 0.3
+            arrow(
+                (x[j] - 0.08, y_bwd), (x[j - 1] + width + 0.08, y_bwd), red, f"backward:dA{j - 1}"
+            )
+            ax.text(
+                (x[j - 1] + width + x[j]) / 2,
+                y_bwd + 0.1,
+                f"dA[{j - 1}] = W[{j}]ᵀ dZ[{j}]",
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                color=red,
+            )
+            norm(
+                f"dA[{j - 1}]",
+                steps[j - 1]["dA_prev"],
+                ((x[j - 1] + width + x[j]) / 2, y_bwd - 0.1),
+                ha="center",
+                va="top",
+                color=red,
+            )
+        # the gradients this layer hands out
+        arrow(
+            (x[j] + width / 2, bottom - 0.08), (x[j] + width / 2, bottom - 0.55), red, f"grads:{j}"
+        )
+        reg = " + λW/m" if lambd else ""
+        ax.text(
+            x[j] + width / 2,
+            bottom - 0.62,
+            f"dW[{j}] = dZ A[{j - 1}]ᵀ/m{reg}\ndb[{j}] = Σ dZ / m",
+            ha="center",
+            va="top",
+            fontsize=8,
+        )
+        norm(
+            f"dW[{j}]", steps[j - 1]["dW"], (x[j] + width / 2, bottom - 1.05), ha="center", va="top"
+        )
+        norm(
+            f"db[{j}]", steps[j - 1]["db"], (x[j] + width / 2, bottom - 1.3), ha="center", va="top"
+        )
+    y_fwd = top - 0.25
+    arrow((x[L] + width + 0.08, y_fwd), (x[L + 1] + 0.5, y_fwd), gray, f"forward:A{L}")
+    ax.text(
+        (x[L] + width + x[L + 1] + 0.5) / 2,
+        y_fwd + 0.08,
+        f"A[{L}]",
+        ha="center",
+        va="bottom",
+        fontsize=8,
+        color=gray,
+    )
+    y_bwd = bottom + 0.3
+    arrow((x[L + 1] + 0.5, y_bwd), (x[L] + width + 0.08, y_bwd), red, f"backward:dZ{L}")
+    ax.text(
+        (x[L] + width + x[L + 1] + 0.5) / 2,
+        y_bwd + 0.1,
+        "dA[L] = −Y/A + (1−Y)/(1−A)",
+        ha="center",
+        va="bottom",
+        fontsize=7,
+        color=red,
+    )
+
+    ax.set_xlim(x[0] + width - 1.4, x[L + 1] + 1.5)
+    ax.set_ylim(bottom - 1.6, top + 0.5)
+    ax.axis("off")
+    ax.set_title(
+        "Backprop: the forward pass (gray) keeps a cache per layer; the error signal (red) "
+        "flows back from J to layer 1",
+        fontsize=10,
+    )
+    return fig
+
+
+def plot_error_flow(
+    params: dict,
+    X,
+    Y,
+    layer: int = 2,
+    bugs=tuple(BUGS),
+    hidden: str = "relu",
+    lambd: float = 0.0,
+    ax: Axes | None = None,
+) -> Figure:
+    """Where a bug planted in one step of backprop shows up in a gradient check.
+
+    Row by row, one bug of BUGS is planted in layer ``layer``'s step of backprop_steps
+    (the first row plants none), and the gradient is checked with gradlib.netgrad's
+    check_network (the numeric gradient of the reference network, which knows where ReLU's
+    kinks are and never calls a kink wrong). Each cell is one block's relative
+    difference, colored by its verdict; the block where the bug was planted is framed.
+    A bug in dW[l] or db[l] stays in its block; a bug in dZ[l] reaches dW[l], db[l] and
+    every layer below; a bug in dA[l−1] only the layers below: errors flow backward along
+    dA and dZ, the way backprop's signal does.
+
+    Cells carry gids "cell:dZ:dW1" (bug, block; bug "none" for the first row) and the frames
+    "planted:dZ".
+
+    Parameters
+    ----------
+    params : W1 (n_1, n_x), b1 (n_1, 1), ..., WL (1, n_{L-1}), bL (1, 1)
+    X : (n_x, m) inputs; Y : (1, m) labels
+    layer : the layer l whose step gets the bug
+    bugs : keys of BUGS, one row each
+    hidden : activation of the hidden layers; lambd : L2 strength λ
+    ax : axes to draw into; None creates a figure
+
+    Returns
+    -------
+    Figure : the figure holding the axes
+    """
+    L = len(nn.forward(X, params, hidden=hidden)[1])
+    if not isinstance(bugs, tuple | list) or not bugs:
+        raise GradCheckError(f"bugs must be a tuple of some of {', '.join(BUGS)}, got {bugs!r}.")
+    for bug in bugs:
+        _check_bug(bug, layer, L)
+
+    rows = [("none", "no bug")] + [
+        (b, BUGS[b].replace("[l", f"[{layer}").replace(f"[{layer}−1]", f"[{layer - 1}]"))
+        for b in bugs
+    ]
+    blocks = [f"{k}{j}" for j in range(1, L + 1) for k in ("W", "b")]
+    if ax is None:
+        fig = Figure(figsize=(1.1 * len(blocks) + 3, 0.55 * len(rows) + 1.6), layout="constrained")
+        ax = fig.add_subplot()
+    else:
+        fig, ax = _figure_and_axes(ax)
+    for r, (bug, _) in enumerate(rows):
+        steps = backprop_steps(
+            params, X, Y, hidden, lambd, bug=None if bug == "none" else bug, layer=layer
+        )
+        report = check_network(params, X, Y, _grads(steps), hidden=hidden, lambd=lambd)
+        for c, name in enumerate(blocks):
+            result = report.block(name)
+            color = VERDICT_COLORS[result.verdict]
+            cell = ax.add_patch(Rectangle((c, r), 1, 1, fc=color, alpha=0.3, ec="white"))
+            cell.set_gid(f"cell:{bug}:d{name}")
+            difference = max(result.relative_difference, FLOOR)
+            ax.text(
+                c + 0.5,
+                r + 0.5,
+                f"{difference:.0e}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color=color,
+                weight="bold",
+            )
+        where = {"dW": f"W{layer}", "db": f"b{layer}", "dZ": f"W{layer}", "mask": f"W{layer}"}
+        if bug in where:
+            span = 1 if bug in ("dW", "db") else 2  # dZ feeds both dW[l] and db[l]
+            frame = ax.add_patch(
+                Rectangle((blocks.index(where[bug]), r), span, 1, fill=False, ec="k", lw=2)
+            )
+            frame.set_gid(f"planted:{bug}")
+        elif bug == "dA_prev":  # dA[l-1] enters layer l-1: frame its left edge
+            frame = ax.add_patch(
+                Rectangle(
+                    (blocks.index(f"W{layer - 1}"), r), 2, 1, fill=False, ec="k", lw=2, ls="--"
+                )
+            )
+            frame.set_gid(f"planted:{bug}")
+    ax.set_xlim(0, len(blocks))
+    ax.set_ylim(len(rows), 0)
+    ax.set_xticks(np.arange(len(blocks)) + 0.5, [f"d{b}" for b in blocks])
+    ax.set_yticks(np.arange(len(rows)) + 0.5, [label for _, label in rows])
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.set_xlabel("← toward the input            block of the gradient            output →")
+    handles = [Rectangle((0, 0), 1, 1, fc=VERDICT_COLORS[v], alpha=0.3) for v in VERDICTS]
+    ax.legend(
+        handles,
+        VERDICTS,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1),
+        fontsize=8,
+        title="grad check",
+        title_fontsize=8,
+    )
+    ax.set_title(
+        f"One bug in layer {layer}'s backward step: which blocks does the check flag?", fontsize=10
+    )
+    return fig
+
+
+__all__ += ["BUGS", "backprop_steps", "plot_backprop_flow", "plot_error_flow", "plot_theta_layout"]

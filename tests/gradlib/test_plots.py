@@ -264,3 +264,150 @@ def test_report_of_a_real_check_with_a_planted_bug(figures):
     assert bars["bar:b1"].get_facecolor() == to_rgba(VERDICT_COLORS["wrong"])
     assert bars["bar:b1"].get_height() == report.block("b1").relative_difference
     assert "wrong" in ax.get_title()
+
+
+# --- the layout of θ, backprop's flow and where a bug's error goes -------------------------
+
+import re  # noqa: E402
+
+from gradlib import nn, params_to_vector  # noqa: E402
+from gradlib.plots import (  # noqa: E402
+    backprop_steps,
+    plot_backprop_flow,
+    plot_error_flow,
+    plot_theta_layout,
+)
+
+
+def _texts_at(ax, patch):
+    """Texts drawn inside a Rectangle patch."""
+    x, y = patch.get_xy()
+    w, h = patch.get_width(), patch.get_height()
+    return [
+        t.get_text()
+        for t in ax.texts
+        if x < t.get_position()[0] < x + w and y < t.get_position()[1] < y + h
+    ]
+
+
+def test_theta_layout_shows_where_params_to_vector_puts_each_entry(figures):
+    params = nn.init_params([2, 3, 1], seed=0)
+    theta, spec = params_to_vector(params)
+    fig = plot_theta_layout(params)
+    figures.append(fig)
+    top, bottom = fig.axes
+    cells = _by_gid(top, "cell:")
+    assert len(cells) == theta.size == 13
+    for name, block in params.items():
+        for (r, c), value in np.ndenumerate(block):
+            (text,) = _texts_at(top, cells[f"cell:{name}[{r}, {c}]"])
+            i = int(re.fullmatch(r"θ\[(\d+)\]", text)[1])
+            assert theta[i] == value  # the cell's index in θ holds the cell's parameter
+    strip = _by_gid(bottom, "theta:")
+    assert sorted(strip, key=lambda g: int(g.split(":")[1])) == [f"theta:{i}" for i in range(13)]
+    for i in range(theta.size):
+        assert spec.label(i) in _texts_at(bottom, strip[f"theta:{i}"])
+    assert fig._suptitle.get_text() == "θ = [W1 row by row, b1, W2 row by row, b2]"
+
+
+def test_theta_layout_draws_into_given_axes_and_refuses_one_axes(figures):
+    fig, axes = plt.subplots(2, 1)
+    figures.append(fig)
+    assert plot_theta_layout(nn.init_params([3, 2, 1], seed=1), axes=tuple(axes)) is fig
+    assert len(_by_gid(axes[0], "cell:")) == 3 * 2 + 2 + 2 + 1
+    with pytest.raises(GradCheckError, match="pair"):
+        plot_theta_layout(nn.init_params([3, 2, 1], seed=1), axes=axes[0])
+
+
+def _problem(seed=1, dims=(5, 4, 3, 1), m=8):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(dims[0], m))
+    Y = (rng.random((1, m)) > 0.5).astype(float)
+    return nn.init_params(list(dims), seed=seed), X, Y
+
+
+def test_backprop_steps_give_the_reference_gradients_and_signals():
+    params, X, Y = _problem()
+    steps = backprop_steps(params, X, Y, lambd=0.7)
+    reference = nn.network_gradients(params, X, Y, lambd=0.7)  # gradlib's own backward
+    for layer in (1, 2, 3):
+        np.testing.assert_allclose(steps[layer - 1]["dW"], reference[f"dW{layer}"], rtol=1e-12)
+        np.testing.assert_allclose(steps[layer - 1]["db"], reference[f"db{layer}"], rtol=1e-12)
+    AL, _ = nn.forward(X, params)
+    np.testing.assert_allclose(steps[2]["dZ"], AL - Y)  # the lectures' dZ[L], without 1/m
+    np.testing.assert_allclose(steps[1]["dA"], params["W3"].T @ (AL - Y))
+    assert steps[2]["dA"] is None
+
+
+@pytest.mark.parametrize(
+    "bug, layer, message",
+    [("dW", 4, "from 1 to 3"), ("mask", 3, "no hidden activation"), ("dA_prev", 1, "goes nowhere"),
+     ("sign", 2, "unknown bug")],
+)  # fmt: skip
+def test_planting_a_bug_where_it_cannot_be_says_where_it_can(bug, layer, message):
+    params, X, Y = _problem()
+    with pytest.raises(GradCheckError, match=message):
+        backprop_steps(params, X, Y, bug=bug, layer=layer)
+
+
+def test_flow_diagram_prints_the_norms_of_the_signals_backprop_passes(figures):
+    params, X, Y = _problem()
+    fig = plot_backprop_flow(params, X, Y, lambd=0.7)
+    figures.append(fig)
+    (ax,) = fig.axes
+    assert sorted(_by_gid(ax, "layer:")) == ["layer:1", "layer:2", "layer:3"]
+    assert sorted(_by_gid(ax, "backward:")) == ["backward:dA1", "backward:dA2", "backward:dZ3"]
+    assert sorted(_by_gid(ax, "forward:")) == [
+        "forward:A0",
+        "forward:A1",
+        "forward:A2",
+        "forward:A3",
+    ]
+    norms = {g[5:]: float(t.get_text().split("=")[1]) for g, t in _by_gid(ax, "norm:").items()}
+    reference = nn.network_gradients(params, X, Y, lambd=0.7)
+    AL, _ = nn.forward(X, params)
+    expected = {f"d{k}{layer}": np.linalg.norm(reference[f"d{k}{layer}"])
+                for layer in (1, 2, 3) for k in ("W", "b")}  # fmt: skip
+    expected["dZ3"] = np.linalg.norm(AL - Y)
+    expected["dA2"] = np.linalg.norm(params["W3"].T @ (AL - Y))
+    for name, value in expected.items():
+        assert norms[name] == pytest.approx(value, rel=5e-3), name
+    assert {"dZ1", "dZ2", "dA1"} <= set(norms)
+    fig.canvas.draw()
+
+
+def test_error_flow_shows_which_blocks_each_planted_bug_reaches(figures):
+    params, X, Y = _problem(seed=2, dims=(4, 5, 3, 2, 1), m=9)  # no unit at an exact kink
+    fig = plot_error_flow(params, X, Y, layer=3, lambd=0.5)
+    figures.append(fig)
+    (ax,) = fig.axes
+    cells = _by_gid(ax, "cell:")
+    blocks = [f"d{k}{layer}" for layer in (1, 2, 3, 4) for k in ("W", "b")]
+    wrong = {
+        "none": set(),
+        "dW": {"dW3"},
+        "db": {"db3"},
+        "dZ": {"dW1", "db1", "dW2", "db2", "dW3", "db3"},  # its layer and every layer below
+        "mask": {"dW1", "db1", "dW2", "db2", "dW3", "db3"},
+        "dA_prev": {"dW1", "db1", "dW2", "db2"},  # only the layers below
+    }
+    for bug, expected in wrong.items():
+        for block in blocks:
+            color = cells[f"cell:{bug}:{block}"].get_facecolor()[:3]
+            verdict = "wrong" if block in expected else "correct"
+            assert color == to_rgba(VERDICT_COLORS[verdict])[:3], (bug, block)
+    assert sorted(_by_gid(ax, "planted:")) == sorted(f"planted:{b}" for b in wrong if b != "none")
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["no bug", "dW[3] × 2", "db[3] × 2", "dZ[3] × 2",
+                      "dZ[3] = dA[3] (g′ forgotten)", "dA[2] × 2"]  # fmt: skip
+    fig.canvas.draw()
+
+
+def test_error_flow_rows_can_be_chosen_and_drawn_into_an_axes(figures):
+    params, X, Y = _problem()
+    fig, ax = plt.subplots()
+    figures.append(fig)
+    assert plot_error_flow(params, X, Y, layer=1, bugs=("dW", "dZ"), ax=ax) is fig
+    assert len(_by_gid(ax, "cell:")) == 3 * 6
+    with pytest.raises(GradCheckError, match="needs a layer"):
+        plot_error_flow(params, X, Y, layer=1, bugs=("dA_prev",))
