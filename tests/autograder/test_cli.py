@@ -1,5 +1,7 @@
 """Is `gradkit` a thin CLI whose errors say what was wrong and what to do?"""
 
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +10,6 @@ import pytest
 
 from autograder import cli
 from autograder.autograde import autograde
-from autograder.course import RELEASE
 
 
 def _run(capsys, *argv):
@@ -123,11 +124,26 @@ def test_report_without_gradebook(capsys, tmp_path):
     assert code == 2 and "no gradebook" in out.err and "gradkit autograde" in out.err
 
 
-def test_lab_opens_jupyterlab_on_the_course(monkeypatch):
+def test_lab_prepares_the_workspace_and_runs_jupyterlab_there(monkeypatch, tmp_path, capsys):
+    from autograder import lab
+
     calls = []
-    monkeypatch.setattr(subprocess, "call", lambda cmd: calls.append(cmd) or 0)
-    assert cli.main(["lab"]) == 0
-    assert calls[0][-3:] == ["jupyter", "lab", str(RELEASE)]
+
+    class Proc:
+        def __init__(self, cmd, env, cwd):
+            calls.append((cmd, env, Path(cwd)))
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(lab.subprocess, "Popen", Proc)
+    assert cli.main(["lab", "--dir", str(tmp_path / "ws"), "--", "--ServerApp.ip=0.0.0.0"]) == 0
+    cmd, env, cwd = calls[0]
+    assert cmd[1:4] == ["-m", "jupyter", "lab"] and cmd[-1] == "--ServerApp.ip=0.0.0.0"
+    assert cwd == tmp_path / "ws" and (cwd / "04-backprop" / "04-backprop.ipynb").is_file()
+    session = Path(env["JUPYTER_CONFIG_PATH"].split(os.pathsep)[0])
+    assert not session.exists()  # the session's config is gone with the session
+    assert "copied" in capsys.readouterr().out
 
 
 def test_every_design_command_exists():
@@ -135,6 +151,33 @@ def test_every_design_command_exists():
         with pytest.raises(SystemExit) as exit_:
             cli.main([command, "--help"])
         assert exit_.value.code == 0
+
+
+@pytest.mark.parametrize("verb", list(cli.VERBS))
+def test_every_verb_says_what_it_does_reads_writes_and_an_example(capsys, verb):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([verb, "--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0
+    assert "reads:" in out and "writes:" in out
+    example = out.split("example:\n", 1)[1].splitlines()[0].strip()
+    assert re.search(rf"(^|\s)gradkit {verb}\b", example)
+    assert cli.VERBS[verb][1].splitlines()[0] in out  # the description, unwrapped
+
+
+def test_gradkit_alone_lists_every_verb_a_line_each(capsys):
+    assert cli.main([]) == 0
+    out = capsys.readouterr().out
+    for verb, (summary, _, _) in cli.VERBS.items():
+        assert re.search(rf"^  {verb} +{re.escape(summary)}$", out, re.M)
+    verbs = set(cli.VERBS)
+    assert verbs >= {"generate", "autograde", "feedback", "report", "demo", "lab"}
+
+
+def test_gradkit_alone_through_the_installed_command():
+    run = subprocess.run([str(Path(sys.executable).parent / "gradkit")], capture_output=True,
+                         text=True)  # fmt: skip
+    assert run.returncode == 0 and run.stderr == "" and "autograde" in run.stdout
 
 
 def test_the_course_config_file_is_written_once_and_honoured(tmp_path):
