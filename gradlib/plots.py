@@ -27,7 +27,7 @@ from gradlib.netgrad import check_network
 from gradlib.numdiff import METHODS, error_sweep, scalar_point
 from gradlib.report import VERDICT_COLORS, GradCheckReport  # the colors of the HTML view
 from gradlib.unroll import params_to_vector
-from gradlib.verdicts import VERDICTS
+from gradlib.verdicts import UNCHECKED, VERDICTS
 
 # Errors and differences below this are drawn at this value: a log axis has no place for
 # the exact zeros that the complex step (or a perfect gradient) produces.
@@ -35,6 +35,11 @@ FLOOR = 1e-17
 
 # The truncation guides are drawn this many times above the data they follow.
 GUIDE_OFFSET = 3.0
+
+# A method whose relative error stays within this many units of roundoff (u = 2.2e-16) over
+# several steps is flat there: which of those steps has the smallest error is noise, so no
+# single best ε is claimed (the complex step, for every small ε).
+ROUNDOFF_FLOOR = 10.0
 
 # Order of the truncation error of each method: its slope on a log-log plot.
 ORDER = {"forward": 1, "backward": 1, "central": 2, "complex": 2, "richardson": 4}
@@ -67,9 +72,13 @@ def plot_eps_sweep(
     The V-curve: on the right the truncation error falls with ε (slope 1 for one-sided,
     2 for two-sided and complex step), on the left the rounding error grows as u/ε
     (slope −1) for every method that subtracts two values of f. Dashed reference lines of
-    those slopes are drawn beside the data, and each method's best step (the largest ε
-    with the smallest error) is marked. Errors that are exactly zero, as the complex step
-    often gives, are drawn at FLOOR (1e-17) so the log axis can show them.
+    those slopes are drawn beside the data. Each method's best step (the largest ε with the
+    smallest error) is marked with a star, and its value is in the legend; a method whose
+    error sits at roundoff (≤ ROUNDOFF_FLOOR·u) for several steps, as the complex step does
+    for every small ε, has no single best step: the range of those steps is marked instead
+    ("any ε ≤ 1e-07"). Errors that are exactly zero, as the complex step often gives, are
+    drawn at FLOOR (1e-17) so the log axis can show them. The legend sits to the right of
+    the axes, off the curves.
 
     Parameters
     ----------
@@ -120,11 +129,12 @@ def plot_eps_sweep(
     order = np.argsort(eps)
     table = error_sweep(f, x, true_derivative, eps_values=eps, methods=tuple(methods))
     eps = eps[order]
-    fig, ax = _figure_and_axes(ax)
+    fig, ax = _figure_and_axes(ax, figsize=(10, 4.5))
 
     errors = {m: np.maximum(table[m][order], FLOOR) for m in methods}
     for method in methods:
-        ax.plot(eps, errors[method], "o-", ms=3, color=COLOR[method], label=LABEL[method])
+        label = f"{LABEL[method]}: {_best_text(eps, errors[method])}"
+        ax.plot(eps, errors[method], "o-", ms=3, color=COLOR[method], label=label)
         ax.lines[-1].set_gid(f"error:{method}")
     _draw_guides(ax, eps, errors, rounding=_rounding_scale(f, x, true_derivative))
     for method in methods:  # after every curve, so no curve hides a star
@@ -134,12 +144,12 @@ def plot_eps_sweep(
     ax.set_yscale("log")
     lowest = min(e.min() for e in errors.values())
     highest = max(e.max() for e in errors.values())
-    ax.set_ylim(lowest / 1e3, max(highest * 10, 1.0))  # room for the legend
+    ax.set_ylim(lowest / 1e3, max(highest * 10, 1.0))
     ax.set_xlabel("step ε")
     ax.set_ylabel("relative error |approx − f′(x)| / |f′(x)|")
     ax.set_title(f"ε sweep: d/dx {name}(x) at x = {x:g} (errors of 0 drawn at {FLOOR:.0e})")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))  # off the curves
     return fig
 
 
@@ -149,7 +159,10 @@ def plot_report(report: GradCheckReport, ax: Axes | None = None) -> Figure:
     Bars are colored by the block's verdict; the background bands are the report's
     thresholds: correct below ``report.thresholds.correct``, wrong above
     ``report.thresholds.wrong``, suspicious in between. A difference of exactly 0 is
-    drawn at FLOOR (1e-17).
+    drawn at FLOOR (1e-17). A block that was not checked (every entry crossed a kink, see
+    gradlib.kinks) has no difference to draw: it gets a hatched gray bar over the whole
+    height, labelled "unchecked: kinks", never a value at the floor. A block of which only
+    some entries were left out as kinks says how many under its value ("2 excused: kink").
 
     Parameters
     ----------
@@ -167,9 +180,10 @@ def plot_report(report: GradCheckReport, ax: Axes | None = None) -> Figure:
         )
     fig, ax = _figure_and_axes(ax)
     names = [b.name for b in report.blocks]
+    checked = np.array([b.verdict != UNCHECKED for b in report.blocks])
     heights = np.maximum([b.relative_difference for b in report.blocks], FLOOR)
     correct, wrong = report.thresholds.correct, report.thresholds.wrong
-    low = min(correct / 100, np.nanmin(heights) / 10)
+    low = min(correct / 100, np.min(heights[checked], initial=np.inf) / 10)
     high = 2.0  # a relative difference never exceeds 1
 
     spans = {"correct": (low, correct), "suspicious": (correct, wrong), "wrong": (wrong, high)}
@@ -184,16 +198,24 @@ def plot_report(report: GradCheckReport, ax: Axes | None = None) -> Figure:
         band.set_label(labels[verdict])
 
     positions = np.arange(len(names))
+    blocks = [b for b, c in zip(report.blocks, checked, strict=True) if c]
     bars = ax.bar(
-        positions,
-        heights,
-        color=[VERDICT_COLORS[b.verdict] for b in report.blocks],
+        positions[checked],
+        heights[checked],
+        color=[VERDICT_COLORS[b.verdict] for b in blocks],
         edgecolor="k",
         linewidth=0.5,
     )
-    for bar, block in zip(bars, report.blocks, strict=True):
+    for bar, block in zip(bars, blocks, strict=True):
         bar.set_gid(f"bar:{block.name}")
-    ax.bar_label(bars, labels=[f"{h:.1e}" for h in heights], fontsize=8, padding=2)
+    excused = _kinks_per_block(report)
+    labels = [
+        f"{b.relative_difference:.1e}"
+        + (f"\n{excused[b.name]} excused: kink" if excused.get(b.name) else "")
+        for b in blocks
+    ]
+    ax.bar_label(bars, labels=labels, fontsize=8, padding=2)
+    _draw_unchecked(ax, report, positions[~checked], (low, high))
 
     ax.set_yscale("log")
     ax.set_ylim(low, high)
@@ -208,6 +230,34 @@ def plot_report(report: GradCheckReport, ax: Axes | None = None) -> Figure:
     return fig
 
 
+def _kinks_per_block(report: GradCheckReport) -> dict[str, int]:
+    """How many entries of each block were left out of its verdict as kinks."""
+    counts: dict[str, int] = {}
+    for label in report.kinks:
+        name = label.split("[")[0]
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def _draw_unchecked(ax: Axes, report: GradCheckReport, positions, span) -> None:
+    """Hatched full-height bars for the blocks no entry of which was checked."""
+    unchecked = [b for b in report.blocks if b.verdict == UNCHECKED]
+    if not unchecked:
+        return
+    low, high = span
+    color = VERDICT_COLORS[UNCHECKED]
+    bars = ax.bar(positions, high - low, bottom=low, fill=False, hatch="//", edgecolor=color,
+                  linewidth=0.8)  # fmt: skip
+    bars.set_label("unchecked: every entry crossed a kink")
+    middle = np.sqrt(low * high)  # the middle of a log axis
+    for bar, block, x in zip(bars, unchecked, positions, strict=True):
+        bar.set_gid(f"bar:{block.name}")
+        box = {"fc": "white", "ec": "none", "pad": 1}
+        text = ax.text(x, middle, "unchecked: kinks", rotation=90, ha="center", va="center",
+                       fontsize=8, color=color, bbox=box)  # fmt: skip
+        text.set_gid(f"unchecked:{block.name}")
+
+
 def _draw_guides(ax: Axes, eps: np.ndarray, errors: dict, rounding: float) -> None:
     """Dashed truncation guides (slope = order) and the dotted rounding guide rounding/ε."""
     methods = list(errors)
@@ -215,7 +265,7 @@ def _draw_guides(ax: Axes, eps: np.ndarray, errors: dict, rounding: float) -> No
     # GUIDE_OFFSET times above it so the guide does not hide the data.
     for slope in sorted({ORDER[m] for m in methods}):
         anchor = next(m for m in methods if ORDER[m] == slope)
-        right = eps >= eps[_best(errors[anchor])]
+        right = eps >= eps[_best_range(errors[anchor])[1]]
         guide = GUIDE_OFFSET * errors[anchor][-1] * (eps[right] / eps[-1]) ** slope
         power = {1: "", 2: "²", 4: "⁴"}[slope]
         label = f"O(ε{power}) truncation: slope {slope}"
@@ -223,26 +273,36 @@ def _draw_guides(ax: Axes, eps: np.ndarray, errors: dict, rounding: float) -> No
         ax.lines[-1].set_gid(f"reference:slope{slope}")
     subtracting = [m for m in methods if m != "complex"]  # the complex step has no floor
     if subtracting:
-        left = eps <= 10 * max(eps[_best(errors[m])] for m in subtracting)
+        left = eps <= 10 * max(eps[_best_range(errors[m])[1]] for m in subtracting)
         label = "rounding u·|f|/(ε·|f′|): slope −1"
         ax.plot(eps[left], rounding / eps[left], ":", lw=1.5, color="0.2", label=label)
         ax.lines[-1].set_gid("reference:rounding")
 
 
 def _mark_best(ax: Axes, eps: np.ndarray, errors: np.ndarray, method: str) -> None:
-    """A star at the method's best step, with the step written next to it."""
-    best = _best(errors)
-    ax.plot(eps[best], errors[best], "*", ms=14, color=COLOR[method], mec="k", zorder=4)
+    """A star at the method's best step; where its error is flat at roundoff, a band under
+    the whole flat range instead (gid "flat:METHOD"). The step itself is in the legend."""
+    low, high = _best_range(errors)
+    if low < high:
+        level = FLOOR / 3  # just under the floor, where no curve runs
+        ax.plot(eps[[low, high]], [level, level], "-", lw=6, alpha=0.5, color=COLOR[method],
+                solid_capstyle="butt", zorder=4)  # fmt: skip
+        ax.lines[-1].set_gid(f"flat:{method}")
+        ax.lines[-1].set_label(f"_flat range of {method}")  # leading "_": not in the legend
+        return
+    ax.plot(eps[high], errors[high], "*", ms=14, color=COLOR[method], mec="k", zorder=4)
     ax.lines[-1].set_gid(f"best:{method}")
-    ax.lines[-1].set_label(f"_best ε for {method}")  # leading "_": not in the legend
-    ax.annotate(
-        f"best ε≈{eps[best]:.0e}",
-        (eps[best], errors[best]),
-        textcoords="offset points",
-        xytext=(6, -12),
-        fontsize=8,
-        color=COLOR[method],
-    )
+    ax.lines[-1].set_label(f"_best ε for {method}")
+
+
+def _best_text(eps: np.ndarray, errors: np.ndarray) -> str:
+    """ "best ε ≈ 1e-05", or "any ε ≤ 1e-07 (flat at roundoff)" for a flat method."""
+    low, high = _best_range(errors)
+    if low == high:
+        return f"best ε ≈ {eps[high]:.0e}"
+    if low == 0:
+        return f"any ε ≤ {eps[high]:.0e} (flat at roundoff)"
+    return f"any ε from {eps[low]:.0e} to {eps[high]:.0e} (flat at roundoff)"
 
 
 def _rounding_scale(f: Callable, x: float, true_derivative: float) -> float:
@@ -251,7 +311,7 @@ def _rounding_scale(f: Callable, x: float, true_derivative: float) -> float:
     return u * abs(float(np.real(f(x)))) / abs(true_derivative)
 
 
-def _figure_and_axes(ax: Axes | None) -> tuple[Figure, Axes]:
+def _figure_and_axes(ax: Axes | None, figsize=(7, 4.5)) -> tuple[Figure, Axes]:
     if ax is not None:
         if not isinstance(ax, Axes):
             raise GradCheckError(
@@ -259,8 +319,28 @@ def _figure_and_axes(ax: Axes | None) -> tuple[Figure, Axes]:
                 f"{type(ax).__name__}."
             )
         return ax.figure, ax
-    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    fig = Figure(figsize=figsize, layout="constrained")
     return fig, fig.add_subplot()
+
+
+def _best_range(errors: np.ndarray) -> tuple[int, int]:
+    """(first, last) index of the best steps (errors sorted by step).
+
+    One step, first == last, the largest with the smallest error, when the error has a
+    minimum; when two or more steps are at roundoff (≤ ROUNDOFF_FLOOR·u), the minimum among
+    them is noise, and the range runs over the contiguous steps at roundoff around the
+    smallest error.
+    """
+    best = _best(errors)
+    at_floor = errors <= ROUNDOFF_FLOOR * np.finfo(float).eps
+    if not at_floor[best]:
+        return best, best
+    low = high = best
+    while low > 0 and at_floor[low - 1]:
+        low -= 1
+    while high < len(errors) - 1 and at_floor[high + 1]:
+        high += 1
+    return low, high
 
 
 def _best(errors: np.ndarray) -> int:

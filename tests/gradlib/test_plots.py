@@ -7,6 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
 
 from gradlib import BlockResult, GradCheckError, GradCheckReport, check_gradients  # noqa: E402
@@ -48,19 +49,75 @@ def test_sweep_draws_one_curve_per_method_and_the_three_guides(figures):
         "reference:slope1",
         "reference:slope2",
     ]
-    assert sorted(_by_gid(ax, "best:")) == ["best:central", "best:complex", "best:forward"]
-    assert len(ax.lines) == 9  # 3 curves + 3 guides + 3 best-ε stars
+    assert sorted(_by_gid(ax, "best:")) == ["best:central", "best:forward"]
+    assert sorted(_by_gid(ax, "flat:")) == ["flat:complex"]  # flat at roundoff: no best
+    assert len(ax.lines) == 9  # 3 curves + 3 guides + 2 best-ε stars + 1 flat range
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == [
-        "one-sided (f(x+ε) − f(x)) / ε",
-        "two-sided (f(x+ε) − f(x−ε)) / 2ε",
-        "complex step Im f(x+iε) / ε",
+        "one-sided (f(x+ε) − f(x)) / ε: best ε ≈ 3e-09",
+        "two-sided (f(x+ε) − f(x−ε)) / 2ε: best ε ≈ 1e-05",
+        "complex step Im f(x+iε) / ε: any ε ≤ 1e-07 (flat at roundoff)",
         "O(ε) truncation: slope 1",
         "O(ε²) truncation: slope 2",
         "rounding u·|f|/(ε·|f′|): slope −1",
     ]
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     assert "ε" in ax.get_xlabel() and "relative error" in ax.get_ylabel()
+
+
+def _four_methods():
+    def wobble(x):
+        return np.exp(x / 2) * np.sin(2 * x)
+
+    exact = np.exp(0.35) * (0.5 * np.sin(1.4) + 2 * np.cos(1.4))
+    methods = ("forward", "central", "richardson", "complex")
+    return plot_eps_sweep(wobble, 0.7, true_derivative=exact, methods=methods)
+
+
+def test_four_methods_put_their_best_steps_in_the_legend_not_on_top_of_each_other(figures):
+    # Four "best ε≈…" texts next to the stars overlapped: the steps are in the legend, which
+    # sits outside the axes, and the axes carry no text of their own.
+    fig = _four_methods()
+    figures.append(fig)
+    ax = fig.axes[0]
+    assert len(ax.texts) == 0  # annotate() adds its labels to ax.texts too
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    for method in ("one-sided", "two-sided", "Richardson"):
+        (entry,) = [t for t in legend if t.startswith(method)]
+        assert ": best ε ≈ " in entry, entry
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    box, frame = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert box.x0 >= frame.x1  # beside the axes, over no curve
+    stars = _by_gid(ax, "best:")
+    assert sorted(stars) == ["best:central", "best:forward", "best:richardson"]
+
+
+def test_a_method_flat_at_roundoff_claims_no_single_best_step(figures):
+    # The complex step's error is 0 or one rounding unit for every ε ≤ 3e-8: any of those
+    # steps is as good, and the argmin among them is noise.
+    fig = _four_methods()
+    figures.append(fig)
+    ax = fig.axes[0]
+    assert "best:complex" not in _by_gid(ax, "best:")
+    curve = _by_gid(ax, "error:")["error:complex"]
+    xs, ys = curve.get_xdata(), curve.get_ydata()
+    at_roundoff = xs[ys <= 10 * np.finfo(float).eps]
+    band = _by_gid(ax, "flat:")["flat:complex"]
+    assert tuple(band.get_xdata()) == (xs[0], at_roundoff.max())  # the whole flat range
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    (entry,) = [t for t in legend if t.startswith("complex")]
+    assert entry.endswith(f"any ε ≤ {at_roundoff.max():.0e} (flat at roundoff)"), entry
+    assert "best" not in entry
+
+
+def test_a_sweep_that_stops_above_roundoff_still_has_a_best_step(figures):
+    # Above 1e-6 the complex step's error is its truncation error, a clear minimum.
+    fig = plot_eps_sweep(methods=("complex",), eps_values=np.logspace(-6, -1, 11))
+    figures.append(fig)
+    ax = fig.axes[0]
+    assert sorted(_by_gid(ax, "best:")) == ["best:complex"] and not _by_gid(ax, "flat:")
 
 
 def test_sweep_curves_are_the_numbers_of_error_sweep(figures):
@@ -241,6 +298,37 @@ def test_exact_block_is_drawn_on_the_floor(figures):
     ax = fig.axes[0]
     assert _by_gid(ax, "bar:")["bar:W1"].get_height() == FLOOR
     assert ax.get_ylim()[0] < FLOOR
+    fig.canvas.draw()
+
+
+def test_an_unchecked_block_is_a_hatched_bar_not_a_value_at_the_floor(figures):
+    # Every entry of b1 crossed a kink (given as kinks=): nothing of it was checked, so it
+    # gets no difference to draw; two entries of W1 were left out, the rest checked.
+    rng = np.random.default_rng(0)
+    params = {"W1": rng.normal(size=(3, 2)), "b1": rng.normal(size=(3, 1))}
+    grads = {"d" + k: v.copy() for k, v in params.items()}
+    kinks = np.zeros(9, bool)
+    kinks[[0, 1, 6, 7, 8]] = True  # W1[0, 0], W1[0, 1] and all of b1
+
+    def cost(p):
+        return float(sum(np.sum(v**2) / 2 for v in p.values()))
+
+    report = check_gradients(cost, params, grads, kinks=kinks)
+    assert report.block("b1").verdict == "unchecked"
+    fig = plot_report(report)
+    figures.append(fig)
+    ax = fig.axes[0]
+    bar = _by_gid(ax, "bar:")["bar:b1"]
+    low, high = ax.get_ylim()
+    assert (bar.get_y(), bar.get_y() + bar.get_height()) == pytest.approx((low, high))
+    assert bar.get_hatch() and not bar.get_fill()
+    assert _by_gid(ax, "unchecked:")["unchecked:b1"].get_text() == "unchecked: kinks"
+    assert low < report.thresholds.correct / 10 and low > FLOOR  # no room made for a floor value
+    labels = [t.get_text() for t in ax.texts] + [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "unchecked: every entry crossed a kink" in labels
+    assert not any("1.0e-17" in t for t in labels)
+    value = f"{report.block('W1').relative_difference:.1e}"
+    assert [t for t in labels if t.startswith(value)] == [f"{value}\n2 excused: kink"]
     fig.canvas.draw()
 
 
