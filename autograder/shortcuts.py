@@ -42,7 +42,12 @@ def static_shortcuts(
     forbidden: tuple[str, ...] = (),
     allowed: tuple[str, ...] = (),
 ) -> list[str]:
-    """Reasons, one per forbidden thing reachable from ``functions`` in the notebook code.
+    """Why the graded call is a shortcut: one sentence in a list, or [] when it is none.
+
+    Every forbidden thing reachable from ``functions`` is said once, however many
+    functions reach it and under however many names (an import and a call, two aliases):
+    "L_model_backward and helper use PyTorch autograd; helper uses numeric
+    differentiation (gradlib.numdiff, gradlib.numerical_gradient)".
 
     Parameters
     ----------
@@ -52,45 +57,90 @@ def static_shortcuts(
     allowed : dotted names the task asks the student to use (``Task.allowed``), never flagged,
         e.g. "gradlib.netgrad.check_network" where the question is about its report
     """
+    found = shortcut_uses(sources, functions, forbidden, allowed)
+    return [said_once(found)] if found else []
+
+
+def shortcut_uses(
+    sources: list[str],
+    functions: tuple[str, ...],
+    forbidden: tuple[str, ...] = (),
+    allowed: tuple[str, ...] = (),
+) -> list[tuple[str, str]]:
+    """(function, what it uses) for every forbidden thing reachable from ``functions``, each
+    pair once, functions in the order they are reached (see static_shortcuts)."""
     banned = {**FORBIDDEN, **{name: f"the library's answer ({name})" for name in forbidden}}
     tree = _parse(sources)
     aliases = _aliases(tree)
     defs = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
-    reasons, seen, todo = [], set(), list(functions)
+    found: dict[tuple[str, str], None] = {}  # an ordered set
+    seen, todo = set(), list(reversed(functions))
     while todo:
         name = todo.pop()
         if name in seen or name not in defs:
             continue
         seen.add(name)
+        called = []
         for node in ast.walk(defs[name]):
             if isinstance(node, ast.Import | ast.ImportFrom):
                 for alias in node.names:
                     module = node.module + "." + alias.name if isinstance(node, ast.ImportFrom) \
                         else alias.name  # fmt: skip
-                    _flag(module, name, reasons, banned, allowed)
+                    found.update(dict.fromkeys((name, w) for w in _flag(module, banned, allowed)))
             elif isinstance(node, ast.Name | ast.Attribute):
                 dotted = _dotted(node, aliases)
                 if dotted:
-                    _flag(dotted, name, reasons, banned, allowed)
+                    found.update(dict.fromkeys((name, w) for w in _flag(dotted, banned, allowed)))
                 if isinstance(node, ast.Name):
                     if node.id in DYNAMIC:
-                        reasons.append(f"{name} uses {node.id}(), which hides what it calls")
-                    todo.append(node.id)
+                        found[(name, f"{node.id}(), which hides what it calls")] = None
+                    called.append(node.id)
             elif isinstance(node, ast.Constant) and isinstance(node.value, complex):
-                reasons.append(f"{name} uses complex numbers (complex-step differentiation)")
-    return sorted(set(reasons))
+                found[(name, "complex numbers (complex-step differentiation)")] = None
+        todo.extend(reversed(called))
+    return list(found)
 
 
-def _flag(
-    dotted: str, where: str, reasons: list[str], banned: dict[str, str], allowed: tuple[str, ...]
-) -> None:
+def said_once(found: list[tuple[str, str]]) -> str:
+    """One sentence for (function, what) pairs: each thing once, with every function that
+    uses it; kinds named twice ("numeric differentiation (gradlib.numdiff)" and "(… .derivative)")
+    merged into one with both names."""
+    kinds: dict[str, list[str]] = {}  # "numeric differentiation" -> ["gradlib.numdiff", ...]
+    users: dict[str, list[str]] = {}  # the same kind -> the functions that use it
+    for function, what in found:
+        kind, _, name = what.partition(" (")
+        if name.endswith(")") and "." in name:  # "kind (dotted.name)": the name is a detail
+            kinds.setdefault(kind, [])
+            if name[:-1] not in kinds[kind]:
+                kinds[kind].append(name[:-1])
+        else:
+            kind = what
+            kinds.setdefault(kind, [])
+        if function not in users.setdefault(kind, []):
+            users[kind].append(function)
+    clauses: dict[tuple[str, ...], list[str]] = {}  # functions -> what they use
+    for kind, names in kinds.items():
+        what = f"{kind} ({', '.join(names)})" if names else kind
+        clauses.setdefault(tuple(users[kind]), []).append(what)
+    return "; ".join(
+        f"{_and(list(who))} {'use' if len(who) > 1 else 'uses'} {_and(whats)}"
+        for who, whats in clauses.items()
+    )
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _flag(dotted: str, banned: dict[str, str], allowed: tuple[str, ...]) -> list[str]:
+    """What ``dotted`` uses of ``banned`` (none when ``allowed`` holds it or leads to it)."""
     if any(
         dotted == a or dotted.startswith(a + ".") or a.startswith(dotted + ".") for a in allowed
     ):
-        return  # the allowed name itself, or the module path that leads to it
-    for name, what in banned.items():
-        if dotted == name or dotted.startswith(name + "."):
-            reasons.append(f"{where} uses {what}")
+        return []  # the allowed name itself, or the module path that leads to it
+    return [
+        what for name, what in banned.items() if dotted == name or dotted.startswith(name + ".")
+    ]
 
 
 def _parse(sources: list[str]) -> ast.Module:
