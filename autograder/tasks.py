@@ -28,13 +28,20 @@ BACKPROP_AGREEMENT = 1e-12
 
 @dataclass
 class Score:
-    """Points earned by one task, with the feedback lines that explain them."""
+    """Points earned by one task, with the feedback lines that explain them.
+
+    Each line is said once: repeats are dropped, and many blocks with the same problem
+    (22 blocks not reshaped) share one line (see fold_repeats).
+    """
 
     points: float
     max_points: float
     lines: list[str] = field(default_factory=list)
     blocks: dict[str, float] = field(default_factory=dict)
     report: GradCheckReport | None = None
+
+    def __post_init__(self) -> None:
+        self.lines = fold_repeats(self.lines)
 
     @property
     def full(self) -> bool:
@@ -75,6 +82,47 @@ class Task:
     large: Callable[[int], dict] | None = None
     exact: Callable[[dict], dict] | None = None
     time_limit: float = 3.0
+
+
+# Problems of array_of_shape that many blocks can share, and what they share: when
+# FOLD_AT or more blocks have one of them, one line says it for all.
+FOLD_AT = 4
+_SHAPE = r"^✗ (?P<name>\S+) has shape (?P<rest>.*) "
+_SHARED = {
+    "shape: reshape": (re.compile(_SHAPE + r"\(reshape it\)\.$"),
+                       "hold the right number of entries in another shape: reshape each one"),
+    "shape: transposed": (re.compile(_SHAPE + r"\(transposed\?\)\.$"), "are transposed"),
+    "missing": (re.compile(r"^✗ (?P<name>\S+) is missing \(got None\)\.$"),
+                "are missing (got None)"),
+    "nan": (re.compile(r"^✗ (?P<name>\S+) contains NaN or inf\.$"), "contain NaN or inf"),
+}  # fmt: skip
+
+
+def fold_repeats(lines: list[str]) -> list[str]:
+    """Feedback lines, each said once: exact repeats dropped, and FOLD_AT or more lines with
+    one shared problem of blocks folded into the first one's place, e.g. "✗ 22 blocks (W1,
+    b1, W2 and 19 more) hold the right number of entries in another shape: reshape each
+    one; e.g. W1 has shape (12,), expected (4, 3)."
+    """
+    lines = list(dict.fromkeys(lines))
+    groups: dict[str, list[tuple[int, re.Match]]] = {}
+    for i, line in enumerate(lines):
+        for k, (pattern, _) in _SHARED.items():
+            if match := pattern.match(line):
+                groups.setdefault(k, []).append((i, match))
+                break
+    folded: dict[int, str] = {}  # index of a group's first line -> its summary
+    gone: set[int] = set()
+    for k, members in groups.items():
+        if len(members) < FOLD_AT:
+            continue
+        names = [m["name"] for _, m in members]
+        who = f"{len(names)} blocks ({', '.join(names[:3])} and {len(names) - 3} more)"
+        first = members[0][1]
+        example = f"; e.g. {first['name']} has shape {first['rest']}" if "shape" in k else ""
+        folded[members[0][0]] = f"✗ {who} {_SHARED[k][1]}{example}."
+        gone.update(i for i, _ in members[1:])
+    return [folded.get(i, line) for i, line in enumerate(lines) if i not in gone]
 
 
 def value_scorer(reference: Callable[[dict], object], what: str, rtol: float = 1e-6):

@@ -53,6 +53,40 @@ def test_missing_nan_and_misshapen_blocks_get_zero_with_a_reason():
     assert "db3 contains NaN" in text
 
 
+def test_many_blocks_with_one_problem_share_one_line():
+    """02's theta_to_params answered with θ's slices, none reshaped: one line for all 20-odd
+    blocks, naming a few and how many more, not one line per block."""
+    from autograder.assignments.unrolling import TASKS as UNROLLING
+    from gradlib.unroll import ParamSpec
+
+    task = UNROLLING["test_theta_to_params"]
+    inputs = task.draw(7)
+    theta = np.asarray(inputs["theta"])
+    spec = ParamSpec.from_shapes({n: tuple(s) for n, s in inputs["shapes"].items()})
+    flat = {n: theta[spec.block(n)] for n in spec.names}
+    score = task.score(flat, inputs, 4.0)
+    assert score.points == 0.0
+    (line,) = score.lines
+    n = len(spec.names)
+    assert line.startswith(f"✗ {n} blocks (W1, b1, W2 and {n - 3} more) hold the right number ")
+    assert "reshape" in line and line.count(" has shape ") == 1  # one example, W1's
+    # a few blocks with the problem are still named one by one
+    few = {n: theta[spec.block(n)].reshape(s) for n, s in zip(spec.names, spec.shapes, strict=True)}
+    few["W1"], few["W2"] = flat["W1"], flat["W2"]
+    lines = task.score(few, inputs, 4.0).lines
+    assert [line for line in lines if "has shape" in line] == [
+        f"✗ W1 has shape {flat['W1'].shape}, expected {spec.shapes[0]} (reshape it).",
+        f"✗ W2 has shape {flat['W2'].shape}, expected {spec.shapes[2]} (reshape it).",
+    ]
+
+
+def test_every_gradient_block_missing_is_said_once():
+    inputs = _inputs()
+    score = TASK.score({"dW1": None}, inputs, 6.0)
+    assert score.points == 0.0
+    assert score.lines == ["✗ 6 blocks (dW1, db1, dW2 and 3 more) are missing (got None)."]
+
+
 def test_wrong_types_earn_nothing():
     inputs = _inputs()
     assert TASK.score([1, 2], inputs, 6.0).points == 0.0
