@@ -42,7 +42,7 @@ SANITIZE = [
     "nbgrader.preprocessors.OverwriteKernelspec",
     "autograder.preprocessors.RestoreCells",
     "nbgrader.preprocessors.OverwriteCells",
-    "nbgrader.preprocessors.CheckCellMetadata",
+    "autograder.preprocessors.CheckCellMetadata",
 ]
 AFTER_EXECUTE = [
     "autograder.preprocessors.SanitizeOutputs",  # the stored notebook is what formgrader renders
@@ -51,7 +51,7 @@ AFTER_EXECUTE = [
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
+    "autograder.preprocessors.CheckCellMetadata",
 ]
 # The steps of AFTER_EXECUTE that write the gradebook: a worker runs every other one on its
 # private copy; the parent records what they would write (autograder.record).

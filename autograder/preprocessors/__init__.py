@@ -1,5 +1,6 @@
 """nbgrader preprocessors of the kit, one per module."""
 
+from autograder.preprocessors.check_metadata import CheckCellMetadata
 from autograder.preprocessors.dedupe_cells import DedupeCells
 from autograder.preprocessors.execute import GradkitExecute
 from autograder.preprocessors.restore_cells import RestoreCells
@@ -7,6 +8,7 @@ from autograder.preprocessors.sanitize_outputs import SanitizeOutputs
 from autograder.preprocessors.scrub import ScrubHiddenTracebacks
 
 __all__ = [
+    "CheckCellMetadata",
     "DedupeCells",
     "GradkitExecute",
     "RestoreCells",
