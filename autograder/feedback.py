@@ -1,9 +1,11 @@
 """Feedback HTML for each graded submission, with hidden tests kept out of it.
 
-Each page gets a strict Content-Security-Policy: it runs no script at all (the template's
-MathJax and require.js included; the text still reads, math as TeX), loads nothing from
-the network, and shows only inline styles and data: images. It is the second line of
-defence behind SanitizeOutputs, should any student HTML reach the page.
+Pages are made by autograder.feedback_page.FeedbackExporter: math as MathML, no script,
+long lines wrapped, and at the top what the grader did to the submission (a renamed
+notebook graded as the expected one, from the ledger). Each page then gets a strict
+Content-Security-Policy: it runs no script at all, loads nothing from the network, and
+shows only inline styles and data: images. It is the second line of defence behind
+SanitizeOutputs, should any student HTML reach the page.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from autograder.course import (
     nbgrader_config,
     run_converter,
 )
+from autograder.feedback_page import FeedbackExporter
+from autograder.ledger import Ledger
 
 CSP = (
     '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
@@ -28,6 +32,7 @@ CSP = (
     "form-action 'none'\">"
 )
 HEAD = re.compile(rb"<head(\s[^>]*)?>", re.IGNORECASE)
+RENAMED = re.compile(r"renamed: graded (.+) as (\S+\.ipynb)")
 
 
 def feedback(assignment: str, course_dir, db_url: str | None = None) -> list[Path]:
@@ -53,12 +58,29 @@ def feedback(assignment: str, course_dir, db_url: str | None = None) -> list[Pat
             f"`gradkit autograde {assignment} --course-dir {course_dir}` first."
         )
     config = nbgrader_config(course_dir, db_url=db_url, settings=course_settings(course_dir))
+    config.GenerateFeedback.exporter_class = FeedbackExporter
+    config.FeedbackExporter.notes = student_notes(course_dir, assignment)
     try:
         run_converter(GenerateFeedback, config, assignment)
     finally:  # one notebook nbconvert cannot render must not leave the others unprotected
         pages = sorted((course_dir / "feedback").glob(f"*/{assignment}/*.html"))
         protected = [page for page in pages if add_csp(page)]
     return protected
+
+
+def student_notes(course_dir: Path, assignment: str) -> dict[str, list[str]]:
+    """student -> what their pages say first: a renamed notebook graded as the expected one
+    (the ledger's "renamed: graded X as Y", see autograder.ingest.expect)."""
+    notes = {}
+    for student, entry in Ledger(course_dir, assignment).entries.items():
+        for problem in entry.problems:
+            found = RENAMED.fullmatch(problem)
+            if found:
+                notes.setdefault(student, []).append(
+                    f"We graded your notebook {found[1]} as {found[2]}, the notebook this "
+                    f"assignment expects: name it {found[2]} when you submit next time."
+                )
+    return notes
 
 
 def add_csp(path: Path) -> bool:
