@@ -45,7 +45,7 @@ from autograder.course import (
 from autograder.course import (
     db_url as db_url_of,
 )
-from autograder.ingest import KEPT, Intake, ingest
+from autograder.ingest import KEPT, Intake, expect, ingest
 from autograder.inputs import course_secret
 from autograder.ledger import Ledger, fingerprint
 from autograder.lock import course_lock
@@ -274,7 +274,7 @@ def _autograde(assignment, course_dir, found, workers, force, timeout, secret, d
     ledger = Ledger(course_dir, assignment)
     intakes = {}
     for student, folder in found.items():
-        intakes[student] = intake = ingest(folder)
+        intakes[student] = intake = expect(ingest(folder), assignment)  # renamed notebooks
         if intake.refused:
             summary.refused[student] = intake.refused
     todo = [s for s in found if force
@@ -368,7 +368,7 @@ def _finish(config, recorder: Recorder, assignment: str, result: Executed, intak
 def _graded(ledger: Ledger, course_dir: Path, assignment: str, intake: Intake,
             result: Executed) -> None:  # fmt: skip
     """Note a recorded submission in the ledger: its fingerprint and its problems."""
-    problems = [f"refused: {why}" for why in intake.refused]
+    problems = [*intake.notes, *(f"refused: {why}" for why in intake.refused)]
     for _, text in sorted(result.notebooks.items()):
         try:
             problems += notebook_problems(json.loads(text))
@@ -394,6 +394,8 @@ def _failed(summary: Summary, ledger: Ledger, course_dir: Path, assignment: str,
 
 def unreadable(intake: Intake) -> str:
     """Why the submitted notebooks cannot be graded, or "" when they can."""
+    if intake.missing:  # not the expected notebook, and no telling which one is (ingest.expect)
+        return intake.missing
     if not intake.notebooks:
         refused = f" (refused: {'; '.join(intake.refused)})" if intake.refused else ""
         return f"no notebook in the submission{refused}; it must contain the .ipynb file."

@@ -25,14 +25,26 @@ KEPT_CAP = 4096  # bytes of one of them
 
 @dataclass
 class Intake:
-    """What came through the door: file name -> bytes, and what was refused, with why."""
+    """What came through the door: file name -> bytes, and what was refused, with why.
+
+    ``renamed`` (expected name -> the student's) and ``missing`` (why the expected notebook
+    cannot be told apart) are set by ``expect``.
+    """
 
     files: dict[str, bytes] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)
+    renamed: dict[str, str] = field(default_factory=dict)
+    missing: str = ""
 
     @property
     def notebooks(self) -> dict[str, bytes]:
         return {n: b for n, b in self.files.items() if n.endswith(".ipynb")}
+
+    @property
+    def notes(self) -> list[str]:
+        """What the TA's table says of a renamed notebook, e.g.
+        "renamed: graded 04-backprop (1).ipynb as 04-backprop.ipynb"."""
+        return [f"renamed: graded {mine} as {wanted}" for wanted, mine in self.renamed.items()]
 
 
 def ingest(folder: Path) -> Intake:
@@ -62,6 +74,41 @@ def ingest(folder: Path) -> Intake:
                 total += len(data)
     finally:
         os.close(dir_fd)
+    return intake
+
+
+def expected_notebooks(assignment: str) -> list[str]:
+    """The notebook names nbgrader grades for ``assignment`` (those of its source)."""
+    from autograder.course import SOLUTIONS
+
+    return sorted(p.name for p in (SOLUTIONS / assignment).glob("*.ipynb"))
+
+
+def expect(intake: Intake, assignment: str, expected: list[str] | None = None) -> Intake:
+    """Match the submitted notebooks with the ones nbgrader expects (by name).
+
+    A notebook renamed by its student (``04-backprop (1).ipynb``, ``copy.ipynb``) is graded
+    as the expected one when that is unambiguous: one expected notebook missing, one other
+    notebook submitted (``Intake.renamed``). When none of the expected notebooks is there
+    and it cannot be told which one is meant, ``Intake.missing`` says which file was
+    expected and which were found. ``expected`` defaults to the assignment's source.
+    """
+    expected = expected_notebooks(assignment) if expected is None else expected
+    submitted = sorted(intake.notebooks)
+    absent = [name for name in expected if name not in intake.files]
+    others = [name for name in submitted if name not in expected]
+    if not absent:
+        return intake
+    if len(absent) == 1 and len(others) == 1:
+        intake.files[absent[0]] = intake.files.pop(others[0])
+        intake.renamed[absent[0]] = others[0]
+    elif len(absent) == len(expected):  # nothing to grade at all
+        wanted = " and ".join(absent)
+        found = ", ".join(others) if others else "no notebook"
+        refused = f" (refused: {'; '.join(intake.refused)})" if intake.refused else ""
+        todo = (f"rename the one to grade to {absent[0]} and resubmit" if others
+                else f"resubmit with {wanted}")  # fmt: skip
+        intake.missing = f"expected {wanted}, found {found}{refused}: {todo}."
     return intake
 
 
