@@ -43,6 +43,7 @@ def feedback(assignment: str, course_dir, db_url: str | None = None) -> list[Pat
     is a CourseError that says so.
     """
     from nbgrader.converters import GenerateFeedback
+    from nbgrader.converters.base import NbGraderException
 
     course_dir = Path(course_dir).resolve()
     if not course_dir.is_dir():
@@ -62,6 +63,11 @@ def feedback(assignment: str, course_dir, db_url: str | None = None) -> list[Pat
     config.FeedbackExporter.notes = student_notes(course_dir, assignment)
     try:
         run_converter(GenerateFeedback, config, assignment)
+    except NbGraderException:  # nbgrader logged which notebook and why (gradkit -v shows it)
+        raise CourseError(
+            f"nbgrader could not write the feedback of every notebook of {assignment}; the "
+            "others are written. Run `gradkit -v feedback ...` to see which and why."
+        ) from None
     finally:  # one notebook nbconvert cannot render must not leave the others unprotected
         pages = sorted((course_dir / "feedback").glob(f"*/{assignment}/*.html"))
         protected = [page for page in pages if add_csp(page)]

@@ -164,3 +164,15 @@ def test_in_a_browser_nothing_runs_off_the_right_edge_and_math_is_laid_out(chrom
         assert len(sizes) == 2 and all(w > 20 and h > 10 for w, h in sizes)  # laid out
         chromium.save_screenshot(str(artifacts / f"feedback-{width}.png"))
     assert feedback_page.MATHML in page.read_text()
+
+
+def test_a_notebook_nbgrader_cannot_render_is_one_line_not_a_traceback(tmp_path, capsys):
+    from autograder import cli
+
+    folder = tmp_path / "autograded" / "bob" / "04-backprop"
+    folder.mkdir(parents=True)
+    (folder / "04-backprop.ipynb").write_text("{ not a notebook")
+    assert cli.main(["feedback", "04-backprop", "--course-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("gradkit: nbgrader could not write the feedback of every notebook")
