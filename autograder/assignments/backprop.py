@@ -227,26 +227,57 @@ def _score_cost(value, inputs: dict, max_points: float) -> Score:
 
 # --- L_model_backward ------------------------------------------------------------------
 
-# The student's forward and backward run on the secret inputs. What comes back besides the
-# gradients: the forward's AL (a wrong forward makes every block wrong, and the backward is
-# not to blame) and the parameters the call changed in place (an alias of W updated with
-# += or *= changes W itself, and every gradient computed from it afterwards).
+# L_model_backward is graded on the caches of a right forward pass, built here in the
+# notebook's layout (caches[l - 1] = ((A_prev, W, b), Z)) from a copy of the parameters, so
+# that a wrong L_model_forward (one without + b, say) costs the forward's points only. The
+# student's forward runs too, on a copy of its own: only when its caches are not in that
+# layout (a student's own, consistent with their backward) is the backward graded on them.
+# What comes back besides the gradients: which caches were used, the forward's AL then, and
+# the parameters the calls changed in place (an alias of W updated with += or *= changes W
+# itself, and every gradient computed from it afterwards).
 _BACKWARD_CALL = """import numpy as _np
-_params = {_k: _np.array(_v, copy=True) for _k, _v in _in["params"].items()}
-_AL, _caches = L_model_forward(_in["X"], _params)
+def _copy():
+    return {_k: _np.array(_v, copy=True) for _k, _v in _in["params"].items()}
+def _right_forward(X, p):
+    A, caches, L = X, [], len(p) // 2
+    for l in range(1, L + 1):
+        W, b = p["W" + str(l)], p["b" + str(l)]
+        Z = W @ A + b
+        caches.append(((A, W, b), Z))
+        A = _np.maximum(0, Z) if l < L else 1 / (1 + _np.exp(-Z))
+    return A, caches
+def _notebook_layout(caches):
+    try:
+        return all(isinstance(c, tuple | list) and len(c) == 2 and len(c[0]) == 3 for c in caches)
+    except Exception:
+        return False
+_given, _mine = _copy(), _copy()
+_AL, _caches = _right_forward(_in["X"], _given)
+try:
+    _own = L_model_forward(_in["X"], _mine)
+except Exception:
+    _own = None
+_theirs = type(_own) is tuple and len(_own) == 2 and not _notebook_layout(_own[1])
+if _theirs:
+    _AL, _caches = _own
 _out = L_model_backward(_AL, _in["Y"], _caches, _in["lambd"])
 if type(_out) is dict:
     _out = dict(_out)
-    _out["_forward_AL"] = _AL
-    _out["_changed"] = [_k for _k, _v in _params.items()
-                        if not _np.array_equal(_v, _in["params"][_k])]"""
+    _out["_own_caches"] = _theirs
+    _out["_forward_AL"] = _AL if _theirs else None
+    _out["_changed"] = [_k for _k in _in["params"] if not (
+        _np.array_equal(_given[_k], _in["params"][_k])
+        and _np.array_equal(_mine[_k], _in["params"][_k]))]"""
 
 
 def _score_backward(value, inputs: dict, max_points: float) -> Score:
     forward_AL = changed = None
+    own = False
     if isinstance(value, dict):
         value = dict(value)
         forward_AL, changed = value.pop("_forward_AL", None), value.pop("_changed", None)
+        flag = value.pop("_own_caches", None)  # True comes back as the array 1.0
+        own = isinstance(flag, np.ndarray | bool) and np.shape(flag) == () and bool(flag)
     score = _GRADIENTS(value, inputs, max_points)
     if score.full:
         return score
@@ -259,16 +290,19 @@ def _score_backward(value, inputs: dict, max_points: float) -> Score:
             "array that is the parameter itself, not a copy of it? Every gradient computed "
             "from it afterwards is off."
         )
-    X, params = inputs["X"], inputs["params"]
-    truth = nn.forward(X, params)[0]
-    got, _ = array_of_shape(forward_AL, truth.shape, "AL")
-    if forward_AL is not None and (got is None or relative_difference(got, truth) > 1e-9):
-        why = forward_mistake(got, X, params) if got is not None else ""
+    if own:  # graded on the student's own caches: a wrong forward is to blame too
+        X, params = inputs["X"], inputs["params"]
+        truth = nn.forward(X, params)[0]
+        got, _ = array_of_shape(forward_AL, truth.shape, "AL")
+        wrong = got is None or relative_difference(got, truth) > 1e-9
+        why = forward_mistake(got, X, params) if got is not None and wrong else ""
         lines.append(
-            "✗ L_model_backward is graded on the caches of your L_model_forward, and its AL "
-            f"is wrong{' (' + why + ')' if why else ''}: every block below inherits that. "
-            "Fix the forward first (its own check says more)."
-        )
+            "✗ your L_model_forward keeps its caches in a layout of its own (not one "
+            "((A_prev, W, b), Z) per layer), so L_model_backward was graded on them"
+            + (f", and its AL is wrong{' (' + why + ')' if why else ''}: every block below "
+               "inherits that. Fix the forward first (its own check says more)."
+               if wrong else ".")
+        )  # fmt: skip
     return Score(score.points, max_points, lines + score.lines, score.blocks, score.report)
 
 
