@@ -300,6 +300,25 @@ def test_a_factor_is_named_by_kind_not_by_value():
             assert "×" not in finding.detail and "(m = " not in finding.detail
 
 
+@pytest.mark.parametrize("m", [6, 5, 7])
+def test_the_batch_size_is_never_guessed_from_a_ratio(m):
+    """04's colleague (m = 6) has db1 × 4 and dW2 × 2: the report once guessed "(m = 4?)".
+    A factor is named as m only when the caller says what m is and the factor is m (or 1/m);
+    no m is read off a ratio, odd or even."""
+    params, cost, grads, context = _net(2, m=m)
+    assert context["m"] == m
+    for factor in (2.0, 3.0, 4.0, float(m), 1 / m):
+        g = grads(params)
+        g["db1"] = factor * g["db1"]
+        for ctx in (None, context):
+            (finding,) = check_gradients(cost, params, g, context=ctx).diagnosis
+            assert finding.kind == "scale", finding
+            named = f"m = {m:g}" in finding.detail
+            assert named == (ctx is not None and factor in (m, 1 / m)), (factor, ctx, finding)
+            guessed = [f"m = {k}" for k in range(2, 20) if k != m]
+            assert not any(g in finding.detail for g in guessed), finding.detail
+
+
 def test_a_zero_block_below_a_wrong_layer_is_propagated_not_left_at_zeros():
     # A ReLU mask taken from dA zeroes a whole bias gradient now and then: that db1 is the
     # error at dZ2 flowing down, not a db1 "left at np.zeros".
