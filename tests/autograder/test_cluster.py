@@ -16,6 +16,7 @@ import pytest
 from autograder import demo
 from autograder.course import write_config_file
 from autograder.report import collect
+from autograder.runner import descendants
 
 pytestmark = pytest.mark.slow
 SECRET = "cluster-test-secret"
@@ -49,6 +50,22 @@ def _kill(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+
+
+def _wait_until_grading(worker: subprocess.Popen, run: subprocess.Popen) -> None:
+    """Wait until ``worker`` runs a job: a sandbox launcher is among its descendants."""
+    deadline = time.monotonic() + 300
+    while True:
+        for pid in descendants([worker.pid]):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"autograder/sandbox.py" in cmdline:
+                return
+        assert run.poll() is None, "the run ended before the worker took a job"
+        assert time.monotonic() < deadline, "the worker never took a job"
+        time.sleep(0.05)
 
 
 def test_a_class_graded_on_a_dask_cluster_scores_as_serial_nbgrader(tmp_path, database):
@@ -89,8 +106,8 @@ def test_a_class_graded_on_a_dask_cluster_scores_as_serial_nbgrader(tmp_path, da
         # The second assignment: one worker is killed while the run is under way.
         pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
         run = subprocess.Popen([*gradkit[:2], ASSIGNMENTS[0], *gradkit[2:]], env=env, **pipes)
-        time.sleep(8)
-        _kill(workers[0])
+        _wait_until_grading(workers[0], run)
+        _kill(workers[0])  # mid-job: its sandboxed kernel or grading process is running
         out, err = run.communicate(timeout=900)
         assert "graded 4, failed 1" in out, out + err[-2000:]
     finally:
