@@ -8,7 +8,9 @@ on: the sandbox, the ingest door, the grading processes). Rounds are interleaved
 --workers 1, --workers 2, then again) so that a change of load hits all three; each run
 starts from a fresh copy of the class with the assignment already registered. Reports
 submissions per minute, the load average around each run, whether the scores are identical,
-and what recording one submission in the gradebook costs the parent (autograder.record).
+what recording one submission in the gradebook costs the parent (autograder.record), and
+where one submission's seconds go (``stages``: a worker's job run in this process, with a
+timer around each stage).
 Writes its section of benchmarks/RESULTS.md.
 """
 
@@ -82,6 +84,104 @@ def recording_cost(course: Path) -> float:
     return seconds / max(1, len(folders))
 
 
+# Stage -> (class or module, attribute) whose calls are timed. Nested stages are subtracted
+# from the stage that contains them (see ``stages``).
+STAGES = {
+    "kernel start (sandbox launcher, bwrap, ipykernel until it answers)": (
+        "nbclient.client:NotebookClient",
+        "start_new_kernel_client",
+    ),
+    "notebook cells in the kernel (the outputs the student sees)": (
+        "autograder.preprocessors.execute:GradkitExecute",
+        "execute_cell",
+    ),
+    "grading processes (start, the notebook's cells, the graded calls)": (
+        "autograder.callbox:CallBox",
+        "call",
+    ),
+    "gradkit's grading (secret inputs, reference gradients, scores, feedback)": (
+        "autograder.preprocessors.execute:GradkitExecute",
+        "_grade",
+    ),
+    "kernel and grading process stop": ("nbclient.client:NotebookClient", "_cleanup_kernel"),
+    "nbgrader's steps before and after execution, the job's private copy": (
+        "autograder.worker",
+        "execute_submission",
+    ),
+    "ingest (the parent: the submission's files through the door)": ("autograder.ingest", "ingest"),
+    "recording (the parent: autograder.record)": ("autograder.record:Recorder", "add"),
+}
+INSIDE = {  # a stage's time includes these stages' times
+    "gradkit's grading (secret inputs, reference gradients, scores, feedback)":
+        ["grading processes (start, the notebook's cells, the graded calls)"],
+    "nbgrader's steps before and after execution, the job's private copy": [
+        "kernel start (sandbox launcher, bwrap, ipykernel until it answers)",
+        "notebook cells in the kernel (the outputs the student sees)",
+        "gradkit's grading (secret inputs, reference gradients, scores, feedback)",
+        "kernel and grading process stop",
+    ],
+}  # fmt: skip
+
+
+def stages(course: Path, count: int) -> tuple[dict[str, float], float]:
+    """Seconds per stage of one submission (the mean over ``count`` after a first one that
+    warms up), and the whole: a worker's job, run here one at a time."""
+    import importlib
+
+    from autograder import worker
+    from autograder.course import TA_SECTIONS, course_settings
+
+    spent = dict.fromkeys(STAGES, 0.0)
+    originals = []
+    for stage, (where, name) in STAGES.items():
+        module, _, cls = where.partition(":")
+        owner = importlib.import_module(module)
+        owner = getattr(owner, cls) if cls else owner
+        original, own = getattr(owner, name), name in vars(owner)
+
+        def timed(*args, _original=original, _stage=stage, **kwargs):
+            start = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                spent[_stage] += time.perf_counter() - start
+
+        setattr(owner, name, timed)
+        originals.append((owner, name, original, own))
+    ingest, execute = importlib.import_module("autograder.ingest").ingest, worker.execute_submission
+    try:
+        root = Path(tempfile.mkdtemp(prefix="bench-stages-"))
+        config = nbgrader_config(root, settings=course_settings(course))
+        register(config, demo.ASSIGNMENT)
+        settings = {k: v for k, v in config.items() if k in TA_SECTIONS}
+        template = (root / "gradebook.db").read_bytes()
+        folders = sorted((course / "submitted").glob(f"*/{demo.ASSIGNMENT}"))[: count + 1]
+        with Recorder(db_url(config), "", config) as recorder:
+            whole = 0.0
+            for k, folder in enumerate(folders):
+                if k == 1:  # the first one warms up imports and caches
+                    spent.update(dict.fromkeys(spent, 0.0))
+                    whole = 0.0
+                start = time.perf_counter()
+                intake = ingest(folder)
+                job = worker.Job(demo.ASSIGNMENT, folder.parent.name, intake.files, template,
+                                 SECRET, settings)  # fmt: skip
+                result = execute(job)
+                recorder.add(demo.ASSIGNMENT, folder.parent.name, None, result.notebooks)
+                whole += time.perf_counter() - start
+        shutil.rmtree(root, ignore_errors=True)
+    finally:
+        for owner, name, original, own in originals:
+            if own:
+                setattr(owner, name, original)
+            else:  # inherited: the subclass gets it from its base again
+                delattr(owner, name)
+    n = max(1, len(folders) - 1)
+    for outer, inner in INSIDE.items():
+        spent[outer] -= sum(spent[i] for i in inner)
+    return {stage: seconds / n for stage, seconds in spent.items()}, whole / n
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--students", type=int, default=20)
@@ -104,6 +204,16 @@ def main() -> None:
             scores[name] = collect(f"sqlite:///{course / 'gradebook.db'}").scores
             last[name] = course
     record = recording_cost(last["`gradkit autograde --workers 2`"])
+    load = os.getloadavg()[0]
+    per_stage, whole = stages(template, min(n - 1, 8))
+    stage_rows = (
+        ["| stage | seconds | share |", "| --- | ---: | ---: |"]
+        + [
+            f"| {stage} | {seconds:.3f} | {100 * seconds / whole:.0f} % |"
+            for stage, seconds in per_stage.items()
+        ]
+        + [f"| the whole submission | {whole:.3f} | 100 % |"]
+    )
     serial = statistics.median(times["`nbgrader autograde` (serial)"])
     same = all(
         s == scores["`nbgrader autograde` (serial)"] and len(s) == n for s in scores.values()
@@ -131,6 +241,12 @@ def main() -> None:
         f"{'met' if w2 >= 3 else 'NOT met'})",
         f"- the parent's recording of one submission (autograder.record, SQLite): "
         f"{1000 * record:.1f} ms (target ≤ 20 ms: {'met' if record <= 0.02 else 'NOT met'})",
+        "",
+        f"Where one submission's seconds go: a worker's job run in the benchmark's process, one "
+        f"at a time, mean of {min(n - 1, 8)} submissions after a first that warms up (wall "
+        f"seconds; the kernel and the grading processes are other processes, waited for; "
+        f"1-min load average {load:.1f} before):",
+        "", *stage_rows,
     ])  # fmt: skip
     write_section("autograde", "P4 · Parallel autograde vs serial nbgrader", body)
     print(body)
