@@ -104,12 +104,12 @@ class GradCheckReport:
         if self.verdict != "correct" and (len(self.blocks) > 1 or self.verdict == UNCHECKED):
             b = self.worst_block()
             what = (
-                "which was not checked (every entry crossed a kink)"
+                ", which was not checked: every entry crossed a kink"
                 if b.verdict == UNCHECKED
-                else f"relative difference {b.relative_difference:.2e}"
+                else f" (relative difference {b.relative_difference:.2e})"
             )
             overall = (
-                f"the verdict of its worst block, d{b.name} ({what}); all blocks together "
+                f"the verdict of its worst block, d{b.name}{what}; all blocks together "
                 f"{self.difference:.2e}"
             )
         return f"Gradient check: {self.verdict.upper()} — {overall}"

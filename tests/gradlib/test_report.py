@@ -100,3 +100,20 @@ def test_summary_of_a_correct_report_has_one_row_per_block():
     rows = report.summary().splitlines()[1:]
     assert [r.split()[1] for r in rows] == ["dW1", "db1", "dW10", "db10"]
     assert all(r.rstrip().endswith("correct") for r in rows)
+
+
+def test_the_headline_of_an_unchecked_block_reads_without_nested_parentheses():
+    rng = np.random.default_rng(0)
+    params = {"W1": rng.normal(size=(3, 2)), "b1": rng.normal(size=(3, 1))}
+    grads = {"d" + k: v.copy() for k, v in params.items()}
+    kinks = np.zeros(9, bool)
+    kinks[6:] = True  # every entry of b1
+
+    def cost(p):
+        return float(sum(np.sum(v**2) / 2 for v in p.values()))
+
+    head = check_gradients(cost, params, grads, kinks=kinks).headline()
+    assert head.startswith(
+        "Gradient check: UNCHECKED — the verdict of its worst block, db1, which was not "
+        "checked: every entry crossed a kink; all blocks together "
+    ), head
