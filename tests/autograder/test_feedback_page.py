@@ -22,7 +22,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _latex2mathml():
-    return pytest.importorskip("latex2mathml", reason="pip install latex2mathml: math as TeX")
+    import latex2mathml  # a dependency of the kit (pyproject.toml): never skipped
+
+    return latex2mathml
 
 
 def _no_latex2mathml(monkeypatch):
