@@ -276,8 +276,10 @@ except OSError as e:
             edits={"L_model_backward": source}) for name, source in BYPASSES.items()],
         S("complexstep", "complex-step derivative written by hand", NO_BACKWARD,
           edits={"L_model_backward": COMPLEX_STEP}),
+        # The backward is graded on caches the grader builds itself: a right backward keeps
+        # its points whatever the forward does (autograder.assignments.backprop).
         S("refforward", "answers L_model_forward with gradlib.nn.forward",
-          {**FULL, "test_forward": 0.0, "test_backward": 0.0},
+          {**FULL, "test_forward": 0.0},
           edits={"L_model_forward": "import gradlib.nn\ndef L_model_forward(X, parameters):\n"
                                     "    AL, caches = gradlib.nn.forward(X, parameters)\n"
                                     "    return AL, caches\n"}),
