@@ -135,3 +135,17 @@ def test_what_a_sandboxed_program_left_running_is_killed_and_the_program_kept(tm
     finally:
         proc.kill()
         proc.wait(timeout=30)
+
+
+def test_a_grading_kernel_starts_without_the_debugger(tmp_path):
+    # ipykernel imports debugpy at start when it finds it (0.08 s per kernel): shown empty.
+    pytest.importorskip("debugpy", reason="only where the venv has debugpy (jupyter brings it)")
+    if not sandbox.bwrap():
+        pytest.skip("bubblewrap is not installed here: make test installs it as root")
+    code = (
+        "import importlib.util, ipykernel.debugger as d\n"
+        "print('SPEC', importlib.util.find_spec('debugpy.server'), d._is_debugpy_available)"
+    )
+    cmd = command([sys.executable, "-c", code], Limits(), log=str(tmp_path / "log.txt"))
+    subprocess.run(cmd, check=True, timeout=60, cwd=tmp_path)
+    assert "SPEC None False" in (tmp_path / "log.txt").read_text()
