@@ -173,7 +173,7 @@ def command(cmd: list[str], limits: Limits, *, profile: str = "kernel", rw: tupl
     # Run as a script, isolated and without site: it needs nothing but the standard library.
     return [sys.executable, "-I", "-S", str(Path(__file__).resolve()), *limits.args(),
             "--profile", profile, *binds, *hidden, "--log", log, *isolation,
-            "--", *cmd]  # fmt: skip
+            "--parent", str(os.getpid()), "--", *cmd]  # fmt: skip
 
 
 @cache
@@ -432,6 +432,19 @@ def remove_stale_cgroups() -> None:
                 pass
 
 
+def _die_with(parent: int) -> None:
+    """Be killed when the grader's process that started us dies, and end now if it already
+    has. bwrap's --die-with-parent ties the sandbox to that process only once bwrap runs: a
+    worker killed while a launcher started (a Dask worker lost mid-job) left bwrap and its
+    kernel running, orphaned, for good. The signal is kept through the exec into bwrap."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # it died before the signal was set
+        os._exit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="autograder/sandbox.py")
     for name in ("--memory-mb", "--cpu-seconds", "--processes", "--file-size-mb", "--disk-mb"):
@@ -443,9 +456,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hide", action="append", default=[], help="a folder shown empty")
     parser.add_argument("--log", required=True)
     parser.add_argument("--bwrap", help="a bwrap the grader found working (probed once there)")
+    parser.add_argument("--parent", type=int, help="the grader's process: the sandbox dies with it")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if args.parent:
+        _die_with(args.parent)
     _set_limits(args)
     # The sandboxed process's own terminal output goes to a log the grader reads (capped);
     # a kernel's stdout too: what student code prints reaches the grader as messages.

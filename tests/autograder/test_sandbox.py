@@ -9,6 +9,7 @@ import pytest
 
 from autograder import sandbox
 from autograder.autograde import Summary
+from autograder.runner import descendants
 from autograder.sandbox import Limits, SandboxError, command, require_isolation
 
 PROBE = """
@@ -149,3 +150,71 @@ def test_a_grading_kernel_starts_without_the_debugger(tmp_path):
     cmd = command([sys.executable, "-c", code], Limits(), log=str(tmp_path / "log.txt"))
     subprocess.run(cmd, check=True, timeout=60, cwd=tmp_path)
     assert "SPEC None False" in (tmp_path / "log.txt").read_text()
+
+
+PARENT = """
+import os, subprocess, sys, time
+from autograder.sandbox import Limits, command
+private, token = sys.argv[1], sys.argv[2]
+code = f"import time; open({private!r} + '/up', 'w').write('up'); time.sleep(300)  # {token}"
+cmd = command([sys.executable, "-c", code], Limits(), rw=(private,), log=private + "/../log.txt")
+subprocess.Popen(cmd, start_new_session=True)  # as jupyter_client starts a kernel
+if sys.argv[3] == "at-once":  # killed while the launcher starts
+    os.kill(os.getpid(), 9)
+while not os.path.exists(private + "/up"):
+    time.sleep(0.05)
+print("ready", flush=True)
+time.sleep(300)
+"""
+
+
+def test_a_sandbox_dies_with_the_grader_process_that_started_it(tmp_path):
+    # A worker killed mid-job (a lost Dask worker) used to leave bwrap and its kernel running.
+    private = tmp_path / "private"
+    private.mkdir()
+    if os.getuid() == 0:
+        os.chown(private, sandbox.NOBODY, sandbox.NOBODY)
+    token = f"gradkit-orphan-probe-{os.getpid()}"
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(private), token, "later"],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert parent.stdout.readline().strip() == "ready"
+        started = [p for p in descendants([parent.pid]) if token.encode() in _cmdline(p)]
+        assert started, "the sandboxed process was not found"
+        parent.kill()
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(_cmdline(p) for p in started) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [p for p in started if _cmdline(p)], "the sandbox outlived its parent"
+    finally:
+        parent.kill()
+        for pid in descendants([parent.pid]):
+            os.kill(pid, 9)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def test_a_sandbox_whose_grader_died_while_it_started_does_not_start(tmp_path):
+    # The race that left a grading kernel running for good: the worker killed after it
+    # started the launcher, before bwrap could tie the sandbox to it.
+    private = tmp_path / "private"
+    private.mkdir()
+    if os.getuid() == 0:
+        os.chown(private, sandbox.NOBODY, sandbox.NOBODY)
+    token = f"gradkit-orphan-probe-{os.getpid()}-at-once"
+    parent = subprocess.run([sys.executable, "-c", PARENT, str(private), token, "at-once"],
+                            timeout=60)  # fmt: skip
+    assert parent.returncode == -9
+    time.sleep(3)  # long enough for a launcher to start its sandbox, were it to
+    orphans = [p for p in map(int, filter(str.isdigit, os.listdir("/proc")))
+               if token.encode() in _cmdline(p)]  # fmt: skip
+    for pid in orphans:
+        os.kill(pid, 9)
+    assert orphans == [] and not (private / "up").exists()
