@@ -10,25 +10,29 @@ nothing below layer l and only one row of Z_l, so here
   for W_l[r, c] alone (rows of a product do not mix, and the product has the same shape);
 * many perturbations go through the layers above at once, stacked along a leading batch
   axis, each with the operations of a single pass (same product shapes, same element-wise
-  functions, same sums over the same m columns);
+  functions, same sums over the same m columns): all entries of W_l and b_l, each moved
+  both ways, make one batch unless it would pass BATCH_ELEMENTS, so a small network costs
+  one batch per layer whatever its n (the Python work per batch, not the arithmetic, is
+  what a small network's check spends its time on);
 * the L2 term needs only the perturbed row's square sum (nn.square_norm sums row by row).
 
-Central differences use the black box's steps, h_i = ε·max(1, |θ_i|), and its effective
-steps (θ_i + h_i) − θ_i, so the two agree to the last bit on the BLAS tested (the tests
-hold them to ≤ 1e-12). Each perturbed pass also shows whether a ReLU or leaky-ReLU
-pre-activation changed side: those entries are kinks, where no finite difference is
-meaningful.
+The inputs are checked once, at the door (nn.check_forward, nn.check_targets), never per
+perturbation. Central differences use the black box's steps, h_i = ε·max(1, |θ_i|), and
+its effective steps (θ_i + h_i) − θ_i, so the two agree to the last bit on the BLAS tested
+(the tests hold them to ≤ 1e-12). Each perturbed pass also shows whether a ReLU or
+leaky-ReLU pre-activation changed side: those entries are kinks, where no finite
+difference is meaningful.
 """
 
 from __future__ import annotations
 
-from math import ceil
+from math import ceil, prod
 
 import numpy as np
 
 from gradlib.errors import GradCheckError, require_count, require_finite, warn_if_low_precision
 from gradlib.gradcheck import make_report
-from gradlib.layers import KINKED, activation_forward, apply_dropout, linear_forward
+from gradlib.layers import KINKED, activation_forward, apply_dropout
 from gradlib.layers import loss_from_logits as data_loss
 from gradlib.nn import (
     check_forward,
@@ -40,7 +44,7 @@ from gradlib.nn import (
 )
 from gradlib.numdiff import step_sizes
 from gradlib.report import GradCheckReport
-from gradlib.unroll import grads_to_vector, params_to_vector
+from gradlib.unroll import ParamSpec, grads_to_vector, params_to_vector
 
 # Most array elements one batch of perturbed passes may hold (B · n_l · m): 1 MB of float64.
 # Measured on the course's networks (benchmarks/bench_gradcheck.py): twice this was up to 4×
@@ -77,7 +81,9 @@ def numerical_network_gradient(
     """
     result = _differences(params, X, Y, hidden, output, lambd, keep_prob, dropout_seed, eps)
     spec, numeric, kinks = result["spec"], result["numeric"], result["kinks"]
-    return {f"d{k}": v.copy() for k, v in spec.views(numeric).items()}, kinks
+    ends = (*spec.offsets[1:], spec.size)
+    blocks = zip(spec.names, spec.shapes, spec.offsets, ends, strict=True)
+    return {f"d{name}": numeric[a:b].reshape(shape) for name, shape, a, b in blocks}, kinks
 
 
 def check_network(
@@ -111,10 +117,10 @@ def check_network(
         theta,
         dtheta,
         r["numeric"],
-        r["j0"],
+        r["run"].cost(),
         eps,
         "central",
-        r["evaluations"],
+        r["run"].evaluations(),
         kinks=r["kinks"],
         worst=worst,
         context={"m": np.shape(X)[-1], "lambd": lambd},
@@ -122,36 +128,54 @@ def check_network(
 
 
 def _differences(params, X, Y, hidden, output, lambd, keep_prob, dropout_seed, eps) -> dict:
-    """θ's spec, numeric gradient and kinks (shape (n,)), J(θ) and the work done."""
+    """θ's spec, numeric gradient and kinks (shape (n,)), and the _Run that computed them."""
     # Validated here, once: the passes below run on checked arrays (X and every block
     # finite, shapes that fit, known activations, Y of the output's shape).
     check_lambd(lambd)
     X, L = check_forward(X, params, hidden, output, keep_prob, dropout_seed)
-    theta, spec = params_to_vector(params)
-    warn_if_low_precision(theta, "params")
-    _, caches = forward_checked(X, params, L, hidden, output, keep_prob, dropout_seed)
+    # The loss comes from the logits Z_L: the output activation A_L is not needed
+    _, caches = forward_checked(X, params, L, hidden, "identity", keep_prob, dropout_seed)
+    theta, spec = _unrolled(caches)
+    if theta.dtype != np.float64:
+        warn_if_low_precision(theta, "params")
     Y = check_targets(Y, caches[-1]["activation"][1].shape, output)
     run = _Run(caches, Y, hidden, output, lambd)
     steps = step_sizes(theta, eps, "central")
-    stuck = np.flatnonzero((theta + steps == theta) | (theta - steps == theta))
-    if stuck.size:
-        i = int(stuck[0])
+    plus, minus = theta + steps, theta - steps
+    stuck = (plus == theta) | (minus == theta)
+    if stuck.any():
+        i = int(np.flatnonzero(stuck)[0])
         raise GradCheckError(
             f"eps={steps[i]:.3g} is too small to move {spec.label(i)}={theta[i]:.6g} in "
             f"{theta.dtype}: the perturbed value rounds back to the same number. Use a larger eps."
         )
-    hp, hm = (theta + steps) - theta, theta - (theta - steps)  # the steps taken, as numdiff
+    hp, hm = plus - theta, theta - minus  # the steps taken, as numdiff
+    width = hp + hm
     numeric, kinks = np.empty(spec.size), np.zeros(spec.size, bool)
-    for idx, jp, jm, kink in run.all_layers(spec, theta + hp, theta - hm):
-        numeric[idx] = (jp - jm) / (hp[idx] + hm[idx])
-        kinks[idx] = kink
-    return {
-        "spec": spec,
-        "numeric": numeric,
-        "kinks": kinks,
-        "j0": float(run.cost()),
-        "evaluations": ceil(run.macs / run.forward_macs),
-    }
+    for idx, jp, jm, kink in run.all_layers(spec, np.stack([theta + hp, theta - hm])):
+        numeric[idx] = (jp - jm) / width[idx]
+        if kink is not None:
+            kinks[idx] = kink
+    return {"spec": spec, "numeric": numeric, "kinks": kinks, "run": run}
+
+
+def _unrolled(caches) -> tuple[np.ndarray, ParamSpec]:
+    """params_to_vector of the parameters in ``caches``, without checking them again.
+
+    check_forward has checked them (arrays of real numbers, finite, of shapes that fit), so
+    only its conversion is left: integers and booleans become float64, floats keep their type.
+    """
+    arrays = [np.asarray(a) for cache in caches for a in cache["linear"][1:]]
+    names = tuple(f"{p}{layer}" for layer in range(1, len(caches) + 1) for p in "Wb")
+    offsets, size = [], 0
+    for a in arrays:
+        offsets.append(size)
+        size += a.size
+    dtype = np.result_type(*[a.dtype if a.dtype.kind == "f" else np.float64 for a in arrays])
+    theta = np.concatenate([a.ravel() for a in arrays])
+    if theta.dtype != dtype:
+        theta = theta.astype(dtype)
+    return theta, ParamSpec(names, tuple(a.shape for a in arrays), tuple(offsets), size)
 
 
 class _Run:
@@ -160,106 +184,136 @@ class _Run:
     def __init__(self, caches, Y, hidden, output, lambd):
         self.caches, self.Y, self.hidden, self.output, self.lambd = caches, Y, hidden, output, lambd
         self.L, self.m = len(caches), Y.shape[1]
-        self.norms = [square_norm(c["linear"][1]) for c in caches]
+        self.norms = [square_norm(c["linear"][1]) for c in caches] if lambd else []
         sizes = [c["linear"][1].size * self.m for c in caches]  # multiply-adds of each product
         self.above = [sum(sizes[k:]) for k in range(1, self.L + 1)]  # of layers above l
         self.forward_macs = sum(sizes)
         self.macs = 2 * self.forward_macs  # the unperturbed pass, and W_l A_{l-1} for the b_l
-        widest = max(c["linear"][1].shape[0] for c in caches)
-        self.batch = max(1, BATCH_ELEMENTS // (widest * self.m))
-        self.buffers: dict = {}
+        shapes = [c["linear"][1].shape for c in caches]  # (n_l, n_{l-1})
+        self.batch = max(1, BATCH_ELEMENTS // (max(n for n, _ in shapes) * self.m))
+        # The most passes one batch holds: a layer's group of columns of [W_l | b_l] (see
+        # _layer), or self.batch when one column is more
+        most = max(
+            min(2 * n * min(max(1, self.batch // (2 * n)), n_prev + 1), self.batch)
+            for n, n_prev in shapes
+        )
+        # Where each buffer of the passes, A_k and Z_k (B, n_k, m), starts in the workspace
+        self.starts, end = {}, 0
+        for k, (n, _) in enumerate(shapes, 1):
+            for kind in ("A",) * (k < self.L) + ("Z",) * (k > 1 or self.L == 1):
+                self.starts[kind, k], end = end, end + most * n * self.m
+        self.workspace_size, self.workspace = end, None
 
-    def cost(self):
+    def cost(self) -> float:
         """J at θ: nn.cost_from_caches of the unperturbed pass, without checking again."""
         J = data_loss(self.caches[-1]["activation"][1], self.Y, self.output)
-        return J + l2_penalty(self.norms, self.lambd, self.m) if self.lambd else J
+        return float(J + l2_penalty(self.norms, self.lambd, self.m) if self.lambd else J)
 
-    def all_layers(self, spec, plus, minus):
-        """Yield (θ indices, J at θ + h, J at θ − h, kink) batch by batch, for every block.
+    def evaluations(self) -> int:
+        """The work done so far, in equivalent forward passes (rounded up)."""
+        return ceil(self.macs / self.forward_macs)
 
-        ``plus`` and ``minus`` are the perturbed values θ + h and θ − h of every entry.
+    def all_layers(self, spec, moved):
+        """Yield (θ indices, J at θ + h, J at θ − h, kink) batch by batch, for every layer;
+        kink is None for an activation without a kink.
+
+        ``moved`` (2, n) holds the perturbed values θ + h and θ − h of every entry.
         """
         for layer in range(1, self.L + 1):
-            yield from self._weights(layer, spec.block(f"W{layer}"), plus, minus)
-            yield self._biases(layer, spec.block(f"b{layer}"), plus, minus)
+            yield from self._layer(layer, spec.block(f"W{layer}").start, moved)
 
-    def _weights(self, layer, at, plus, minus):
-        """Batches of W_layer's entries (slice ``at`` of θ), a group of columns at a time,
-        each entry moved both ways in the same batch."""
+    def _layer(self, layer, at, moved):
+        """Batches of the entries of W_layer and b_layer (θ[at:] on), a group of columns of
+        [W_layer | b_layer] at a time (b_layer is the column after W_layer's last), each
+        entry moved both ways in the same batch: one batch for all of a small layer."""
         A_prev, W, b = self.caches[layer - 1]["linear"]
         n_l, n_prev = W.shape
-        row_sums = np.sum(np.square(W), axis=-1)  # the inner sums of nn.square_norm
+        W_moved = moved[:, at : at + W.size].reshape(2, n_l, n_prev)
+        b_moved = moved[:, at + W.size : at + W.size + n_l].reshape(2, n_l, 1)
+        # θ index of each entry of [W_layer | b_layer], column by column (the batches' order)
+        where = np.empty((n_prev + 1, n_l), dtype=np.intp)
+        where[:n_prev] = np.arange(W.size).reshape(n_l, n_prev).T
+        where[n_prev] = W.size + np.arange(n_l)
+        where = at + where.ravel()
         group = max(1, self.batch // (2 * n_l))
-        for start in range(0, n_prev, group):
-            cols = np.arange(start, min(start + group, n_prev))
-            rows = np.tile(np.arange(n_l), cols.size)  # entry (rows[k], cols[k // n_l])
-            idx = at.start + rows * n_prev + np.repeat(cols, n_l)
-            Z_rows, norms = [], []
-            for values in (plus, minus):
+        for start in range(0, n_prev + 1, group):
+            stop = min(start + group, n_prev + 1)
+            cols = np.arange(start, min(stop, n_prev))  # the columns of W_layer in this batch
+            span = slice(start, start + cols.size)
+            Z_rows = np.empty((2, stop - start, n_l, self.m))  # [way, column, row moved]
+            norm = np.empty((2, stop - start, n_l)) if self.lambd else None
+            if cols.size:
                 # W_layer with all of column c moved: row r of its product is the black
                 # box's row r of Z_layer when W_layer[r, c] alone moves.
-                moved = np.repeat(W[None], cols.size, axis=0)
-                moved[np.arange(cols.size), :, cols] = values[at].reshape(W.shape)[:, cols].T
-                Z_rows.append(linear_forward(A_prev, moved, b)[0].reshape(-1, self.m))
+                moved_W = np.empty((2, cols.size, n_l, n_prev))
+                moved_W[...] = W
+                moved_W[:, np.arange(cols.size), :, cols] = W_moved[..., span].transpose(2, 0, 1)
+                np.add(moved_W @ A_prev, b, out=Z_rows[:, : cols.size])  # linear_forward
                 if self.lambd:  # nn.square_norm of each moved W_layer, from its row sums
-                    sums = np.repeat(row_sums[None], idx.size, axis=0)
-                    sums[np.arange(idx.size), rows] = np.sum(np.square(moved), axis=-1).ravel()
-                    norms.append(np.sum(sums, axis=-1))
-            self.macs += 2 * cols.size * W.size * self.m + 2 * idx.size * self.above[layer - 1]
-            yield self._both_ways(layer, idx, rows, Z_rows, norms)
-
-    def _biases(self, layer, at, plus, minus):
-        """One batch of b_layer's entries (slice ``at`` of θ), moved both ways."""
-        A_prev, W, b = self.caches[layer - 1]["linear"]
-        product = W @ A_prev  # linear_forward's product, before b is added
-        rows = np.arange(b.shape[0])
-        Z_rows = [product + values[at].reshape(b.shape) for values in (plus, minus)]
-        self.macs += 2 * rows.size * self.above[layer - 1]
-        return self._both_ways(layer, at.start + rows, rows, Z_rows, [])
-
-    def _both_ways(self, layer, idx, rows, Z_rows, norms):
-        """(θ indices, J at θ + h, J at θ − h, kink) from the rows moved each way."""
-        J, kink = self._evaluate(layer, np.concatenate([rows, rows]), np.concatenate(Z_rows),
-                                 np.concatenate(norms) if norms else None)  # fmt: skip
-        n = idx.size
-        return idx, J[:n], J[n:], kink[:n] | kink[n:]
-
-    def _evaluate(self, layer, rows, Z_rows, norm):
-        """J and kink flags, shape (B,), for B passes that differ from the unperturbed one
-        in row rows[k] of Z_layer, which is Z_rows[k] (shape (m,)); ``norm`` (B,) is the
-        perturbed ‖W_layer‖²_F, None when W_layer is unchanged."""
-        J, kink = [], []
-        for s in range(0, rows.size, self.batch):
-            part = slice(s, s + self.batch)
-            j, k = self._passes(
-                layer, rows[part], Z_rows[part], None if norm is None else norm[part]
+                    sums = np.empty((2, cols.size, n_l, n_l))
+                    sums[...] = np.sum(np.square(W), axis=-1)  # square_norm's inner sums
+                    diagonal = np.arange(n_l)
+                    sums[..., diagonal, diagonal] = np.sum(np.square(moved_W), axis=-1)
+                    norm[:, : cols.size] = np.sum(sums, axis=-1)
+            if stop > n_prev:  # b_layer moved: linear_forward's product W A_prev, plus b
+                np.add(W @ A_prev, b_moved, out=Z_rows[:, -1])
+                if self.lambd:
+                    norm[:, -1] = self.norms[layer - 1]
+            self.macs += (
+                2 * cols.size * W.size * self.m + Z_rows[..., 0].size * self.above[layer - 1]
             )
+            J, kink = self._evaluate(
+                layer, Z_rows.reshape(-1, self.m), None if norm is None else norm.ravel()
+            )
+            half = J.size // 2
+            if kink is not None:
+                kink = kink[:half] | kink[half:]
+            yield where[start * n_l : stop * n_l], J[:half], J[half:], kink
+
+    def _evaluate(self, layer, Z_rows, norm):
+        """J and kink flags, shape (B,), for B passes that differ from the unperturbed one
+        in row k mod n_layer of Z_layer, which is Z_rows[k] (shape (m,)); ``norm`` (B,) is
+        their ‖W_layer‖²_F (None when λ = 0)."""
+        B = Z_rows.shape[0]
+        if B <= self.batch:
+            return self._passes(layer, 0, Z_rows, norm)
+        J, kink = [], []
+        for s in range(0, B, self.batch):
+            part = slice(s, s + self.batch)
+            j, k = self._passes(layer, s, Z_rows[part], None if norm is None else norm[part])
             J.append(j)
             kink.append(k)
-        return np.concatenate(J), np.concatenate(kink)
+        return np.concatenate(J), None if kink[0] is None else np.concatenate(kink)
 
-    def _passes(self, layer, rows, Z_rows, norm):
-        """J and kinks of rows.size passes; the (B, n, m) arrays of the layers above live in
-        buffers kept across batches (allocating them anew each time made the check
-        page-fault bound: a third of its time in the kernel on the 8×8-digits network)."""
-        B = rows.size
-        at = np.arange(B)
+    def _passes(self, layer, first, Z_rows, norm):
+        """J and kinks (None without a kink) of B passes that differ from the unperturbed one
+        in row (first + k) mod n_layer of Z_layer, which is Z_rows[k]; the (B, n, m) arrays
+        of the layers above live in buffers kept across batches (allocating them anew each
+        time made the check page-fault bound: a third of its time in the kernel on the
+        8×8-digits network)."""
+        B = Z_rows.shape[0]
         cache = self.caches[layer - 1]
         Z_base = cache["activation"][1]
-        kink = np.zeros(B, bool)
+        kink = np.zeros(B, bool) if self.hidden in KINKED else None
+        if layer == self.L and Z_base.shape[0] == 1:
+            Z = Z_rows[:, None]  # the moved row is all of Z_L
+            return self._cost(Z, layer, norm), kink
+        passes = np.arange(B)
+        rows = (passes + first) % Z_base.shape[0]
         if layer == self.L:
             Z = self._buffer(("Z", layer), (B, *Z_base.shape))
             Z[...] = Z_base
-            Z[at, rows] = Z_rows
+            Z[passes, rows] = Z_rows
         else:
             mask = cache["dropout"][0][rows] if cache["dropout"] else None
-            kink |= self._crossed(Z_rows, Z_base[rows], mask)
-            A_rows = activation_forward(Z_rows, self.hidden)[0]
+            if self.hidden in KINKED:
+                kink |= self._crossed(Z_rows, Z_base[rows], mask)
+            A_rows = self._activate(Z_rows, Z_rows)  # Z_rows is not needed after this
             if mask is not None:
                 A_rows = apply_dropout(A_rows, mask, cache["dropout"][1])
             A = self._buffer(("A", layer), (B, *Z_base.shape))
             A[...] = self.caches[layer]["linear"][0]
-            A[at, rows] = A_rows
+            A[passes, rows] = A_rows
             for k in range(layer + 1, self.L + 1):
                 above = self.caches[k - 1]
                 _, W, b = above["linear"]
@@ -269,40 +323,49 @@ class _Run:
                 if k == self.L:
                     break
                 mask = above["dropout"][0] if above["dropout"] else None
-                kink |= self._crossed(Z, above["activation"][1], mask, axes=(-2, -1))
+                if self.hidden in KINKED:
+                    kink |= self._crossed(Z, above["activation"][1], mask, axes=(-2, -1))
                 A = self._buffer(("A", k), Z.shape)
                 self._activate(Z, A)
                 if mask is not None:
                     A[...] = apply_dropout(A, mask, above["dropout"][1])
+        return self._cost(Z, layer, norm), kink
+
+    def _cost(self, Z, layer, norm):
+        """J of the passes with logits Z (B, n_L, m); ``norm`` (B,): their ‖W_layer‖²_F."""
         J = data_loss(Z, self.Y, self.output)
         if self.lambd:
             norms = list(self.norms)
             if norm is not None:
                 norms[layer - 1] = norm
             J = J + l2_penalty(norms, self.lambd, self.m)
-        return J, kink
+        return J
 
     def _buffer(self, key, shape):
-        """A float64 array of ``shape`` kept under ``key`` (the first batch is the largest)."""
-        size = int(np.prod(shape))
-        buffer = self.buffers.get(key)
-        if buffer is None or buffer.size < size:
-            buffer = self.buffers[key] = np.empty(size)
-        return buffer[:size].reshape(shape)
+        """A float64 array of ``shape`` (B, n_k, m) for buffer ``key``, a view of the workspace.
+
+        One block for all buffers, allocated once per run and reused by every batch: many
+        separate blocks, each freed at the end of the run, made glibc return the memory to
+        the system and fault it in again on every call (twice the time on [2, 4, 1]); one
+        large block raises its threshold for returning memory above the run's peak.
+        """
+        if self.workspace is None:
+            self.workspace = np.empty(self.workspace_size)
+        start = self.starts[key]
+        return self.workspace[start : start + prod(shape)].reshape(shape)
 
     def _activate(self, Z, out):
-        """activation_forward(Z, hidden)[0], written into ``out``: the same values."""
+        """activation_forward(Z, hidden)[0], written into ``out`` (the same values); out."""
         if self.hidden == "relu":
             np.maximum(Z, 0.0, out=out)
         elif self.hidden == "tanh":
             np.tanh(Z, out=out)
         else:
             out[...] = activation_forward(Z, self.hidden)[0]
+        return out
 
     def _crossed(self, Z, Z_base, mask, axes=-1):
         """Whether any kept pre-activation changed side of the kink at 0, per pass."""
-        if self.hidden not in KINKED:
-            return np.zeros(Z.shape[0], bool)
         moved = (Z > 0) != (Z_base > 0)
         if mask is not None:
             moved &= mask != 0

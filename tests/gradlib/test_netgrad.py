@@ -259,6 +259,68 @@ def test_small_batches_give_the_same_gradient(monkeypatch, budget, hidden, outpu
     )
 
 
+# (layers, m, hidden, output, λ, keep_prob): the course's sizes, with odd m and every path
+# of a batch (hidden layers above, a last layer of one unit or of several, L2, dropout)
+COURSE_SIZES = [
+    ([2, 4, 1], 400, "tanh", "sigmoid", 0.0, 1.0),
+    ([2, 4, 1], 401, "relu", "sigmoid", 0.7, 1.0),
+    ([4, 5, 3, 1], 3, "relu", "sigmoid", 0.0, 1.0),
+    ([2, 20, 3, 1], 211, "relu", "sigmoid", 0.7, 1.0),
+    ([3, 7, 2], 37, "leaky_relu", "softmax", 0.3, 0.8),
+    ([5, 3], 9, "tanh", "identity", 0.5, 1.0),
+]
+
+
+@pytest.mark.parametrize("dims, m, hidden, output, lambd, keep_prob", COURSE_SIZES)
+def test_batched_passes_equal_the_black_box_at_course_sizes(
+    dims, m, hidden, output, lambd, keep_prob
+):
+    # Each layer's entries, both ways, go through one batch here (the black box: one pass
+    # per entry and way); the batch must change no rounding.
+    rng = np.random.default_rng(sum(dims) + m)
+    params = init_params(dims, seed=m, scale=1.0)
+    for layer in range(1, len(dims)):
+        params[f"b{layer}"] = rng.normal(scale=0.5, size=(dims[layer], 1))
+    X = rng.normal(size=(dims[0], m))
+    if output == "softmax":
+        Y = np.eye(dims[-1])[:, rng.integers(0, dims[-1], m)]
+    else:
+        Y = (rng.random((dims[-1], m)) < 0.5).astype(float)
+    options = _options(hidden, output, lambd, keep_prob)
+    grads, kinks = numerical_network_gradient(params, X, Y, **options)
+    structured = grads_to_vector(grads, params_to_vector(params)[1])
+    reference = black_box(params, X, Y, **options)
+    np.testing.assert_allclose(structured, reference, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(kinks, brute_force_kinks(params, X, Y, **options))
+
+
+@pytest.mark.parametrize("budget", [1, 5000, 20000])
+def test_a_batch_split_anywhere_gives_the_same_gradient(monkeypatch, budget):
+    # On [2, 4, 1], m = 401: one pass per batch; 3 (batches end inside a column and inside
+    # one way of moving it); 12 (one column of W1 per batch, all of layer 2 in one)
+    dims, m, hidden, output, lambd, keep_prob = COURSE_SIZES[1]
+    params = init_params(dims, seed=2, scale=1.0)
+    rng = np.random.default_rng(2)
+    X, Y = rng.normal(size=(dims[0], m)), (rng.random((1, m)) < 0.5).astype(float)
+    options = _options(hidden, output, lambd, keep_prob)
+    whole = numerical_network_gradient(params, X, Y, **options)
+    monkeypatch.setattr(netgrad, "BATCH_ELEMENTS", budget)
+    grads, kinks = numerical_network_gradient(params, X, Y, **options)
+    for key, value in whole[0].items():
+        np.testing.assert_array_equal(grads[key], value)
+    np.testing.assert_array_equal(kinks, whole[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
+def test_theta_is_unrolled_as_params_to_vector_does(dtype):
+    params = {k: (v * 3).astype(dtype) for k, v in init_params([3, 4, 2, 1], seed=1).items()}
+    _, caches = forward(np.ones((3, 2)), params)
+    theta, spec = netgrad._unrolled(caches)
+    expected, expected_spec = params_to_vector(params)
+    assert theta.dtype == expected.dtype and spec == expected_spec
+    np.testing.assert_array_equal(theta, expected)
+
+
 def test_evaluations_count_equivalent_forward_passes():
     params = init_params([20, 16, 8, 1], seed=0)
     rng = np.random.default_rng(0)
