@@ -177,8 +177,9 @@ def stages(course: Path, count: int) -> tuple[dict[str, float], float]:
             else:  # inherited: the subclass gets it from its base again
                 delattr(owner, name)
     n = max(1, len(folders) - 1)
+    raw = dict(spent)  # as timed: a stage's time holds the stages inside it
     for outer, inner in INSIDE.items():
-        spent[outer] -= sum(spent[i] for i in inner)
+        spent[outer] = raw[outer] - sum(raw[i] for i in inner)
     return {stage: seconds / n for stage, seconds in spent.items()}, whole / n
 
 
@@ -207,12 +208,12 @@ def main() -> None:
     load = os.getloadavg()[0]
     per_stage, whole = stages(template, min(n - 1, 8))
     stage_rows = (
-        ["| stage | seconds | share |", "| --- | ---: | ---: |"]
+        ["| stage | ms | share |", "| --- | ---: | ---: |"]
         + [
-            f"| {stage} | {seconds:.3f} | {100 * seconds / whole:.0f} % |"
+            f"| {stage} | {1000 * seconds:.1f} | {100 * seconds / whole:.0f} % |"
             for stage, seconds in per_stage.items()
         ]
-        + [f"| the whole submission | {whole:.3f} | 100 % |"]
+        + [f"| the whole submission | {1000 * whole:.0f} | 100 % |"]
     )
     serial = statistics.median(times["`nbgrader autograde` (serial)"])
     same = all(
@@ -244,7 +245,7 @@ def main() -> None:
         "",
         f"Where one submission's seconds go: a worker's job run in the benchmark's process, one "
         f"at a time, mean of {min(n - 1, 8)} submissions after a first that warms up (wall "
-        f"seconds; the kernel and the grading processes are other processes, waited for; "
+        f"time; the kernel and the grading processes are other processes, waited for; "
         f"1-min load average {load:.1f} before):",
         "", *stage_rows,
     ])  # fmt: skip
