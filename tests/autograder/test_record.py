@@ -86,3 +86,49 @@ def test_recording_the_autograded_notebooks_writes_what_nbgrader_wrote(tmp_path)
             stamp = folder / "timestamp.txt"
             recorder.add(A, student, stamp.read_text() if stamp.exists() else None, notebooks)
     assert _rows(db_url(config)) == expected
+
+    # A rerun over the recorded rows, as nbgrader's `autograde --force` does one: a TA's
+    # manual score (which makes the grade need a manual look), an extension (no longer late)
+    # and a new, late timestamp (a penalty) are all taken into account.
+    def ta_edits(url: str) -> None:
+        with Gradebook(url) as gb:
+            sub = gb.find_submission(A, "ada")
+            grade = sub.notebooks[0].grades[0]
+            grade.manual_score = grade.max_score
+            gb.grant_extension(A, "halfix", hours=48)
+            gb.db.commit()
+
+    ta_edits(f"sqlite:///{serial / 'gradebook.db'}")
+    (serial / "submitted" / "ada" / A / "timestamp.txt").write_text("2026-03-03 09:00:00 UTC")
+    run = subprocess.run([*nbgrader, "autograde", A, "--force"], cwd=serial, env=env,
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
+    again = _rows(f"sqlite:///{serial / 'gradebook.db'}")
+    assert again != expected  # the edits changed what nbgrader wrote
+    assert again["ada"]["penalty"] > 0 and not again["halfix"]["penalty"]
+    assert any(needs for _, needs in again["ada"]["grades"].values())
+    ta_edits(db_url(config))
+    with Recorder(db_url(config), "", config) as recorder:
+        for student in again:
+            folder = serial / "autograded" / student / A
+            notebooks = {p.stem: p.read_text() for p in folder.glob("*.ipynb")}
+            stamp = serial / "submitted" / student / A / "timestamp.txt"
+            recorder.add(A, student, stamp.read_text() if stamp.exists() else None, notebooks)
+    assert _rows(db_url(config)) == again
+
+
+def test_a_submission_that_fails_to_record_leaves_nothing_and_the_next_one_records(tmp_path):
+    """One transaction per submission: a notebook that cannot be read mid-way leaves no
+    student and no submission behind, and the session goes on recording the next one."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    config = nbgrader_config(tmp_path)
+    register(config, A)
+    good = nbformat.writes(demo.submission(demo.STUDENTS[0]))
+    with Recorder(db_url(config), "", config) as recorder:
+        with pytest.raises(ValueError):
+            recorder.add(A, "broken", None, {A: "{not json"})
+        recorder.add(A, "ada", None, {A: good})
+    with Gradebook(db_url(config)) as gb:
+        assert [s.student_id for s in gb.assignment_submissions(A)] == ["ada"]
+        with pytest.raises(MissingEntry):
+            gb.find_student("broken")
