@@ -44,6 +44,8 @@ def as_float_array(x, what: str = "theta", *, allow_empty: bool = False) -> np.n
     -------
     ndarray of x's shape, dtype float64 for integer/bool input, else x's own float dtype.
     """
+    if type(x) is np.ndarray and x.dtype.kind == "f" and (x.size or allow_empty):
+        return x  # the common case, a real float array: nothing to convert or refuse
     try:
         arr = np.asarray(x)
     except ValueError as exc:  # nested lists of unequal lengths
@@ -94,8 +96,9 @@ def require_finite(arr: np.ndarray, what: str, label: Callable[[int], str] | Non
 
     ``label(i)`` turns a flat index into a name such as ``"W2[3, 1]"``.
     """
-    bad = ~np.isfinite(arr)
-    if bad.any():
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad = ~finite
         i = int(np.flatnonzero(bad.ravel())[0])
         where = label(i) if label else _plain_label(arr.shape, i)
         value = arr.ravel()[i]
