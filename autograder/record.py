@@ -100,8 +100,11 @@ class Recorder:
             rows = {}
             for name, part in shape.notebooks.items():
                 nb = SubmittedNotebook(notebook_id=part.id, assignment=submission)
-                rows[name] = (nb, {cell: Grade(cell_id=cell, notebook=nb) for cell in part.grades},
-                              {cell: Comment(cell_id=cell, notebook=nb) for cell in part.comments})
+                rows[name] = (
+                    nb,
+                    {cell: Grade(cell_id=cell, notebook=nb) for cell in part.grades},
+                    {cell: Comment(cell_id=cell, notebook=nb) for cell in part.comments},
+                )
             db.add(submission)
         else:  # update_or_create_submission: the new timestamp, on the rows it has
             if stamp is not None:
