@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from autograder import spreadsheet
 from autograder.course import CourseError
 
 IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
@@ -28,7 +29,7 @@ def write_canvas(report, path: Path, roster: Path | None = None) -> list[str]:
     rows = _roster(roster) if roster is not None else None
     unmatched = []
     with Path(path).open("w", newline="") as f:
-        writer = csv.writer(f)
+        writer = spreadsheet.Writer(f)
         writer.writerow([*IDENTITY, *assignments])
         writer.writerow(["Points Possible", "", "", "", "",
                          *(f"{_most(report, a):g}" for a in assignments)])  # fmt: skip

@@ -14,7 +14,6 @@ counts); ``write_csv`` writes every student, with problems or not, to one file.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import re
@@ -22,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder import spreadsheet
 from autograder.ledger import Ledger
 
 # (kind, phrase): a grader's line holding the phrase is a problem of that kind. The phrases
@@ -139,7 +139,7 @@ def write_csv(path: Path, outcomes: list[Outcome]) -> Path:
     """student, status, points, max_points, problems ("; "-separated): one row each."""
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("w", newline="") as f:
-        writer = csv.writer(f)
+        writer = spreadsheet.Writer(f)
         writer.writerow(["student", "status", "points", "max_points", "problems"])
         for o in outcomes:
             points = "" if o.points is None else f"{o.points:g}"

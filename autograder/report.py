@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from autograder import spreadsheet
 from autograder.course import course_settings, nbgrader_environment
 
 
@@ -81,7 +81,7 @@ def write_report(course_dir, db_url: str | None = None) -> Report:
     report = collect(db_url)
     report.csv = course_dir / "grades.csv"
     with report.csv.open("w", newline="") as f:
-        writer = csv.writer(f)
+        writer = spreadsheet.Writer(f)
         writer.writerow(["student", "assignment", "question", "score", "max_score"])
         limits = {(a, q): m for a, q, m in report.questions}
         for (student, assignment), row in sorted(report.scores.items()):
@@ -91,7 +91,7 @@ def write_report(course_dir, db_url: str | None = None) -> Report:
     report.totals_csv = _totals_table(report, course_dir / "totals.csv")
     report.stats_csv = course_dir / "question_stats.csv"
     with report.stats_csv.open("w", newline="") as f:
-        writer = csv.writer(f)
+        writer = spreadsheet.Writer(f)
         writer.writerow(["assignment", "question", "max_points", "mean", "min", "max"])
         writer.writerows(report.stats())
     report.histogram = _histogram(report, course_dir / "score_histogram.png")
@@ -105,7 +105,7 @@ def _totals_table(report: Report, path: Path) -> Path:
     students = sorted({s for s, _ in report.scores})
     totals = {a: report.totals(a) for a in assignments}
     with path.open("w", newline="") as f:
-        writer = csv.writer(f)
+        writer = spreadsheet.Writer(f)
         writer.writerow(["student", *assignments, *(f"{a} late penalty" for a in assignments),
                          "total"])  # fmt: skip
         for student in students:

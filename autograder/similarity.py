@@ -10,7 +10,6 @@ fingerprinted code found in the other reaches the threshold.
 
 from __future__ import annotations
 
-import csv
 import io
 import itertools
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 
+from autograder import spreadsheet
 from autograder.course import RELEASE, check_assignment
 
 GRADLIB = Path(__file__).resolve().parents[1] / "gradlib"
@@ -86,7 +86,7 @@ def write_similarity(
     pairs = similar(assignment, course_dir, threshold)
     path = Path(course_dir) / f"similarity-{assignment}.csv"
     with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
+        writer = spreadsheet.Writer(f)
         writer.writerow(["student", "shares_code_with", "share", "shared_tokens"])
         for p in pairs:
             writer.writerow([p.first, p.second, f"{p.share:.2f}", p.shared_tokens])

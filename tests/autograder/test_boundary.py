@@ -8,6 +8,7 @@ did: nothing outside the sandbox was written or read into feedback, no run hung,
 gradebook is intact, and the honest students kept full marks.
 """
 
+import csv
 import json
 import os
 import sqlite3
@@ -19,10 +20,13 @@ import pytest
 
 from autograder import demo
 from autograder.autograde import autograde
+from autograder.canvas import write_canvas
 from autograder.course import SOLUTIONS
 from autograder.feedback import feedback
-from autograder.report import collect
+from autograder.report import collect, write_report
 from autograder.sandbox import NOBODY
+from autograder.similarity import write_similarity
+from autograder.spreadsheet import FORMULA_STARTS
 
 pytestmark = pytest.mark.slow
 SECRET = "boundary-test-secret-do-not-leak"
@@ -30,6 +34,7 @@ TOKEN = "hub-token-do-not-leak-7f3a"
 FULL = demo.FULL
 TIMEOUT = 8
 NOTEBOOK_SECONDS = 40
+FORMULA = "=1+cmd|'calc'!A0"  # a student id that is a formula in the TA's spreadsheet
 
 LINKER = """\
 import os
@@ -164,6 +169,7 @@ def _students() -> list[demo.Student]:
         S("[r]eference", "a folder name that is a glob pattern", FULL),
         S("-x *", "a folder name with a dash, a space and a star", FULL),
         S("zoë 李", "a folder name in unicode", FULL),
+        S(FORMULA, "a folder name a spreadsheet would run as a formula", FULL),
     ]  # fmt: skip
 
 
@@ -338,3 +344,28 @@ def test_no_student_script_runs_in_the_feedback_or_the_stored_notebook(hostile_c
     assert "pwned-xss-1" in stored  # the student still sees what their output was, as text
     markdown = next(c for c in cells if "pwned-xss-4" in "".join(c["source"]))
     assert "shown as source" in "".join(markdown["source"])
+
+
+def test_no_student_text_is_a_formula_in_any_csv_the_ta_opens(hostile_class):
+    course = hostile_class[0]
+    report = write_report(course)
+    write_canvas(report, course / "canvas.csv")
+    write_similarity("04-backprop", course)
+    tables = sorted(course.glob("*.csv"))
+    assert {p.name for p in tables} >= {"autograde-04-backprop.csv", "grades.csv", "totals.csv",
+                                        "canvas.csv", "similarity-04-backprop.csv"}  # fmt: skip
+    for table in tables:
+        with table.open(newline="") as f:
+            cells = [cell for row in csv.reader(f) for cell in row]
+        formulas = [c for c in cells if c.startswith(FORMULA_STARTS) and not _number(c)]
+        assert not formulas, (table.name, formulas)
+        if table.name != "question_stats.csv":  # the student is there, as text
+            assert "'" + FORMULA in cells, table.name
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
