@@ -160,8 +160,17 @@ def loss_from_logits(Z: np.ndarray, Y: np.ndarray, output: str):
     if output == "sigmoid":  # −[y log σ(z) + (1−y) log(1−σ(z))] = log(1 + e^z) − y z
         # log(1 + e^z) = max(z, 0) + log1p(e^−|z|), as np.logaddexp(0, z) computes it, but
         # with numpy's vectorized exp and log1p: 2–3× faster on the arrays grad checks pass
-        softplus = np.maximum(Z, 0.0) + np.log1p(np.exp(-np.abs(Z)))
-        return np.sum(softplus - Y * Z, axis=(-2, -1)) / m
+        if Z.dtype != np.float64 or np.result_type(Y) != np.float64:  # float32 data: as is
+            softplus = np.maximum(Z, 0.0) + np.log1p(np.exp(-np.abs(Z)))
+            return np.sum(softplus - Y * Z, axis=(-2, -1)) / m
+        # In place: the same operations and values, without four temporaries
+        terms = np.abs(Z)
+        np.negative(terms, out=terms)
+        np.exp(terms, out=terms)
+        np.log1p(terms, out=terms)
+        terms += np.maximum(Z, 0.0)  # softplus
+        terms -= Y * Z
+        return np.sum(terms, axis=(-2, -1)) / m
     if output == "softmax":  # log softmax = Z − logsumexp(Z), with the max shifted out
         shifted = Z - np.max(Z, axis=-2, keepdims=True)
         log_p = shifted - np.log(np.sum(np.exp(shifted), axis=-2, keepdims=True))

@@ -285,10 +285,15 @@ def check_shapes(X, params) -> tuple[np.ndarray, int]:
     require_finite(X, "X")
     for key in sorted(expected, key=lambda k: (int(k[1:]), k[0])):
         require_finite(as_float_array(params[key], key), key)
-    rows, what = X.shape[0], f"X has shape {X.shape} ({X.shape[0]} features)"
+    rows = X.shape[0]
     for layer in range(1, L + 1):
         W, b = np.shape(params[f"W{layer}"]), np.shape(params[f"b{layer}"])
         if len(W) != 2 or W[1] != rows:
+            if layer == 1:
+                what = f"X has shape {X.shape} ({X.shape[0]} features)"
+            else:
+                below = np.shape(params[f"W{layer - 1}"])
+                what = f"W{layer - 1} has shape {below} ({below[0]} units)"
             hint = " (X transposed?)" if layer == 1 and len(W) == 2 and W[1] == X.shape[1] else ""
             unit = "feature" if layer == 1 else f"unit of layer {layer - 1}"
             raise GradCheckError(
@@ -300,7 +305,7 @@ def check_shapes(X, params) -> tuple[np.ndarray, int]:
                 f"b{layer} has shape {b} but W{layer} has shape {W}: b{layer} must be a column "
                 f"of shape ({W[0]}, 1), one bias per unit (use b.reshape(-1, 1))."
             )
-        rows, what = W[0], f"W{layer} has shape {W} ({W[0]} units)"
+        rows = W[0]
     return X, L
 
 

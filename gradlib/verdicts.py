@@ -60,8 +60,8 @@ def relative_difference(a, b) -> float:
     -------
     float in [0, 1]
     """
-    a = as_float_array(a, "a", allow_empty=True).astype(np.float64)
-    b = as_float_array(b, "b", allow_empty=True).astype(np.float64)
+    a = as_float_array(a, "a", allow_empty=True).astype(np.float64, copy=False)
+    b = as_float_array(b, "b", allow_empty=True).astype(np.float64, copy=False)
     if a.shape != b.shape:
         raise GradCheckError(
             f"cannot compare arrays of shapes {a.shape} and {b.shape}; pass two arrays of the "

@@ -125,6 +125,19 @@ def test_loss_from_logits_equals_the_lectures_loss_from_outputs(output):
     assert from_logits == pytest.approx(loss(output_forward(Z, output), Y, output), rel=1e-13)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_sigmoid_loss_is_the_softplus_formula_to_the_last_bit_batched_or_not(dtype):
+    # Computed in place for float64: the same operations as the formula, the same values
+    rng = np.random.default_rng(4)
+    Y = (rng.random((1, 50)) > 0.5).astype(float)
+    for Z in (rng.normal(scale=4, size=(1, 50)), rng.normal(scale=4, size=(6, 1, 50))):
+        Z = Z.astype(dtype)
+        softplus = np.maximum(Z, 0.0) + np.log1p(np.exp(-np.abs(Z)))
+        expected = np.sum(softplus - Y * Z, axis=(-2, -1)) / 50
+        got = loss_from_logits(Z, Y, "sigmoid")
+        assert np.array_equal(got, expected) and np.result_type(got) == np.result_type(expected)
+
+
 def test_losses_never_take_log_of_zero():
     Z = np.array([[1000.0, -1000.0]])
     Y = np.array([[0.0, 1.0]])  # both examples confidently wrong
