@@ -116,9 +116,9 @@ class Recorder:
                     grade.auto_score = 0
                     grade.needs_manual_grade = False
                 continue
-            names = shape.notebooks[name].names
-            grades = {names[cell]: grade for cell, grade in grades.items()}
-            comments = {names[cell]: comment for cell, comment in comments.items()}
+            names = shape.notebooks[name].names  # (a row of a cell no longer there: left)
+            grades = {names[c]: grade for c, grade in grades.items() if c in names}
+            comments = {names[c]: comment for c, comment in comments.items() if c in names}
             for cell in _graded_cells(notebooks[name]):
                 grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
                 if utils.is_grade(cell) and grade_id in grades:
