@@ -36,7 +36,7 @@ FLOOR = 1e-17
 # The truncation guides are drawn this many times above the data they follow.
 GUIDE_OFFSET = 3.0
 
-# A method whose relative error stays within this many units of roundoff (u = 2.2e-16) over
+# A method whose relative error stays within this many machine epsilons (2.2e-16) over
 # several steps is flat there: which of those steps has the smallest error is noise, so no
 # single best ε is claimed (the complex step, for every small ε).
 ROUNDOFF_FLOOR = 10.0
@@ -70,11 +70,11 @@ def plot_eps_sweep(
     """Relative error of each method's f'(x) against the step ε, on log-log axes.
 
     The V-curve: on the right the truncation error falls with ε (slope 1 for one-sided,
-    2 for two-sided and complex step), on the left the rounding error grows as u/ε
+    2 for two-sided and complex step), on the left the rounding error grows as ε_mach/ε
     (slope −1) for every method that subtracts two values of f. Dashed reference lines of
     those slopes are drawn beside the data. Each method's best step (the largest ε with the
     smallest error) is marked with a star, and its value is in the legend; a method whose
-    error sits at roundoff (≤ ROUNDOFF_FLOOR·u) for several steps, as the complex step does
+    error sits at roundoff (≤ ROUNDOFF_FLOOR·ε_mach) for several steps, as the complex step does
     for every small ε, has no single best step: the range of those steps is marked instead
     ("any ε ≤ 1e-07"). Errors that are exactly zero, as the complex step often gives, are
     drawn at FLOOR (1e-17) so the log axis can show them. The legend sits to the right of
@@ -274,7 +274,7 @@ def _draw_guides(ax: Axes, eps: np.ndarray, errors: dict, rounding: float) -> No
     subtracting = [m for m in methods if m != "complex"]  # the complex step has no floor
     if subtracting:
         left = eps <= 10 * max(eps[_best_range(errors[m])[1]] for m in subtracting)
-        label = "rounding u·|f|/(ε·|f′|): slope −1"
+        label = "rounding ε_mach·|f|/(ε·|f′|): slope −1"
         ax.plot(eps[left], rounding / eps[left], ":", lw=1.5, color="0.2", label=label)
         ax.lines[-1].set_gid("reference:rounding")
 
@@ -306,9 +306,10 @@ def _best_text(eps: np.ndarray, errors: np.ndarray) -> str:
 
 
 def _rounding_scale(f: Callable, x: float, true_derivative: float) -> float:
-    """u·|f(x)| / |f′(x)|: rounding error of a difference quotient times ε (relative)."""
-    u = float(np.finfo(float).eps)
-    return u * abs(float(np.real(f(x)))) / abs(true_derivative)
+    """ε_mach·|f(x)| / |f′(x)|: rounding error of a difference quotient times ε (relative):
+    f(x ± ε) and f(x) each rounded by up to u = ε_mach / 2 (01-derivatives' names)."""
+    eps_mach = float(np.finfo(float).eps)
+    return eps_mach * abs(float(np.real(f(x)))) / abs(true_derivative)
 
 
 def _figure_and_axes(ax: Axes | None, figsize=(7, 4.5)) -> tuple[Figure, Axes]:

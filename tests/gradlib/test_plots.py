@@ -59,7 +59,7 @@ def test_sweep_draws_one_curve_per_method_and_the_three_guides(figures):
         "complex step Im f(x+iε) / ε: any ε ≤ 1e-07 (flat at roundoff)",
         "O(ε) truncation: slope 1",
         "O(ε²) truncation: slope 2",
-        "rounding u·|f|/(ε·|f′|): slope −1",
+        "rounding ε_mach·|f|/(ε·|f′|): slope −1",
     ]
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     assert "ε" in ax.get_xlabel() and "relative error" in ax.get_ylabel()
