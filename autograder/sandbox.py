@@ -58,6 +58,9 @@ ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives",
 # Python packages outside the interpreter's own prefix, hidden from the grading calls.
 FOREIGN_PYTHON = ("/usr/lib/python3", "/usr/local/lib/python3", "/usr/lib/python3.11",
                   "/usr/local/lib/python3.11", "/usr/share/python3")  # fmt: skip
+# What the fork server (autograder.forkserver) keeps to build its kernels (CAP_KILL: a
+# parent-death signal to a process of another user is checked like kill(2)); kernels keep none.
+ZYGOTE_CAPS = ("CAP_SYS_ADMIN", "CAP_SETPCAP", "CAP_NET_ADMIN", "CAP_KILL")
 # Run first inside the sandbox as root: become nobody, then exec the real command.
 _DROP = (
     "import os, sys; os.setgroups([]); os.setgid(int(sys.argv[1])); "
@@ -157,13 +160,16 @@ def describe() -> list[str]:
 
 
 def command(cmd: list[str], limits: Limits, *, profile: str = "kernel", rw: tuple[str, ...] = (),
-            ro: tuple[str, ...] = (), log: str, sandbox: bool = True) -> list[str]:  # fmt: skip
+            ro: tuple[str, ...] = (), log: str, sandbox: bool = True,
+            zygote: bool = False) -> list[str]:  # fmt: skip
     """The launcher command that runs ``cmd`` inside the sandbox.
 
     profile : "kernel" (the notebook's kernel: the kit's venv and packages are visible) or
         "calls" (a grading process: the interpreter's standard library and ``ro`` only)
     rw, ro : host paths bound at the same place, writable / read-only ("SRC=DEST" to move)
     log : file that gets the sandboxed process's stderr (and stdout for a kernel)
+    zygote : ``cmd`` is gradkit's fork server (autograder.forkserver), never student code:
+        it stays root with the capabilities that build each kernel's namespaces
     """
     from autograder.course import SOLUTIONS  # the launcher itself imports nothing of the kit
 
@@ -173,6 +179,7 @@ def command(cmd: list[str], limits: Limits, *, profile: str = "kernel", rw: tupl
     # Run as a script, isolated and without site: it needs nothing but the standard library.
     return [sys.executable, "-I", "-S", str(Path(__file__).resolve()), *limits.args(),
             "--profile", profile, *binds, *hidden, "--log", log, *isolation,
+            *(["--zygote"] if zygote else []),
             "--parent", str(os.getpid()), "--", *cmd]  # fmt: skip
 
 
@@ -206,6 +213,8 @@ def _bwrap_args(args) -> list[str]:
            "--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL"]  # fmt: skip
     if os.getuid() == 0:
         cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]  # for _DROP only
+    if os.getuid() == 0 and args.zygote:  # namespaces, mounts and a loopback per kernel
+        cmd += [a for cap in ZYGOTE_CAPS for a in ("--cap-add", cap)]
     if args.no_network:
         cmd.append("--unshare-net")
     size = str(args.disk_mb * MB)
@@ -299,34 +308,52 @@ def _set_limits(args) -> None:
     cap(resource.RLIMIT_CPU, args.cpu_seconds)
     cap(resource.RLIMIT_FSIZE, args.file_size_mb * MB)
     name = f"gradkit-{uuid.uuid4().hex[:12]}"
-    joined_pids = _join("pids", name, {"pids.max": str(args.processes)})
-    _join(
-        "memory",
-        name,
-        {
-            "memory.limit_in_bytes": str(args.memory_mb * MB),
-            "memory.max": str(args.memory_mb * MB),
-            "memory.swap.max": "0",
-        },
-    )
+    pids, memory = _sandbox_groups(args.processes, args.memory_mb)
+    joined_pids = _join("pids", name, pids)
+    _join("memory", name, memory)
     if not joined_pids and os.getuid() != 0:  # RLIMIT_NPROC counts every process of the user
         cap(resource.RLIMIT_NPROC, _processes_of(os.getuid()) + args.processes)
 
 
 def _join(controller: str, name: str, settings: dict[str, str]) -> bool:
+    group = _group(controller, name, settings)
+    try:
+        (group / "cgroup.procs").write_text(str(os.getpid()))
+        return True
+    except (OSError, TypeError):
+        return False
+
+
+def _group(controller: str, name: str, settings: dict[str, str]) -> Path | None:
+    """A new cgroup ``name`` of ``controller`` with ``settings``; None where none can be made."""
     root = _controller(controller)
     if root is None:
-        return False
+        return None
     group = root / name
     try:
         group.mkdir()
         for key, value in settings.items():
             if (group / key).exists():
                 (group / key).write_text(value)
-        (group / "cgroup.procs").write_text(str(os.getpid()))
-        return True
+        return group
     except OSError:
-        return False
+        return None
+
+
+def _sandbox_groups(processes: int, memory_mb: int) -> tuple[dict, dict]:
+    """Settings of one sandbox's pids and memory cgroups (v1 and v2 names)."""
+    memory = {"memory.limit_in_bytes": str(memory_mb * MB), "memory.max": str(memory_mb * MB),
+              "memory.swap.max": "0"}  # fmt: skip
+    return {"pids.max": str(processes)}, memory
+
+
+def kernel_groups(limits: Limits) -> list[int]:
+    """Write ends of ``cgroup.procs`` of a new sandbox's pids and memory cgroups, with the
+    limits set: a forked kernel (autograder.forkserver) joins them by writing to them."""
+    name = f"gradkit-{uuid.uuid4().hex[:12]}"
+    pids, memory = _sandbox_groups(limits.processes, limits.memory_mb)
+    groups = [_group("pids", name, pids), _group("memory", name, memory)]
+    return [os.open(g / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC) for g in groups if g]
 
 
 def reap_strays(launcher: int, sweeps: int = 100) -> int:
@@ -457,6 +484,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log", required=True)
     parser.add_argument("--bwrap", help="a bwrap the grader found working (probed once there)")
     parser.add_argument("--parent", type=int, help="the grader's process: the sandbox dies with it")
+    parser.add_argument("--zygote", action="store_true", help="gradkit's fork server: stays root")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -474,7 +502,7 @@ def main(argv: list[str] | None = None) -> None:
     os.close(log)
     if not args.bwrap:  # --no-sandbox: limits and a clean environment only
         os.execve(cmd[0], cmd, _environment(args.profile))
-    if os.getuid() == 0:
+    if os.getuid() == 0 and not args.zygote:
         cmd = [python_of("calls"), "-I", "-S", "-c", _DROP, str(NOBODY), *cmd]
     # Arguments through a pipe, environment empty: /proc/1 inside shows neither.
     read, write = os.pipe()

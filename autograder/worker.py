@@ -83,6 +83,7 @@ def execute_submission(job: Job) -> Executed:
         ]
         config.GradkitExecute.secret = job.secret
         config.GradkitExecute.course_lock = False  # a private copy; the parent holds the lock
+        config.GradkitExecute.warm_kernels = True  # this process grades many: fork kernels
         errors, handler = _capture_log()
         try:
             run_converter(Autograde, config, job.assignment, glob.escape(job.student))

@@ -27,6 +27,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, List, Type, Unicode, default
 
+from autograder import forkserver
 from autograder.assignments import tasks_for
 from autograder.callbox import CallBox
 from autograder.grading import grade_answer, large_inputs, secret_inputs
@@ -37,6 +38,7 @@ from autograder.sandbox import (
     NOBODY,
     Limits,
     command,
+    kernel_groups,
     reap_strays,
     remove_stale_cgroups,
     require_isolation,
@@ -86,7 +88,24 @@ class SandboxKernelManager(AsyncKernelManager):
     """A kernel manager whose kernel command goes through the sandbox launcher."""
 
     wrap = None  # set by GradkitExecute: list[str] -> list[str]
+    warm = None  # set by GradkitExecute: (Zygote, log, Limits) to fork the kernel from
     client_factory = Type(SandboxKernelClient, klass=AsyncKernelClient)
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        if self.warm is None or "ipykernel_launcher" not in " ".join(self.kernel_spec.argv):
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+        zygote, log, limits = self.warm
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+        fds = [os.open(log, flags, 0o600), *kernel_groups(limits)]
+        try:
+            private = os.path.dirname(self.connection_file)
+            process = zygote.spawn(self.connection_file, private, fds[0], fds[1:])
+        finally:
+            for fd in fds:
+                os.close(fd)
+        provisioner = self.provisioner
+        provisioner.process, provisioner.pid, provisioner.pgid = process, process.pid, process.pid
+        self._reconcile_connection_info(provisioner.connection_info)
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
@@ -129,6 +148,12 @@ class GradkitExecute(Execute):
         256, help="Size of the kernel's private home and of its /tmp (each), MB."
     ).tag(config=True)
     allow_network = Bool(False, help="Let the kernel use the network.").tag(config=True)
+    warm_kernels = Bool(
+        False,
+        help="Fork each kernel from a sandboxed server that has imported what kernels import "
+        "(autograder.forkserver): as root only, one kernel per student still. gradkit's "
+        "workers, which grade many submissions each, turn it on.",
+    ).tag(config=True)
     notebook_timeout = Integer(
         300,
         help="Wall time for all the notebook's cells, seconds: no cell runs past it, and "
@@ -170,6 +195,7 @@ class GradkitExecute(Execute):
             log = os.path.join(self._logs, "kernel.log")
             km.wrap = lambda cmd: command(cmd, self.limits, rw=(private,), log=log,
                                           sandbox=self.sandbox)  # fmt: skip
+            km.warm = (self._zygote, log, self.limits) if self._zygote else None
         return km
 
     def setup_kernel(self, **kwargs):
@@ -193,7 +219,9 @@ class GradkitExecute(Execute):
         self._output_bytes = {"notebook": 0}
         # Only the IPC sockets and the connection file are shared with the kernel; its
         # log lives in a folder of the grader's that the kernel cannot reach.
-        self._private = tempfile.mkdtemp(prefix="gradkit-kernel-")
+        self._zygote = self._warm_server()
+        jobs = self._zygote.jobs if self._zygote else None
+        self._private = tempfile.mkdtemp(prefix="gradkit-kernel-", dir=jobs)
         self._logs = tempfile.mkdtemp(prefix="gradkit-log-")
         if self.sandbox and os.getuid() == 0:
             os.chown(self._private, NOBODY, NOBODY)
@@ -205,6 +233,16 @@ class GradkitExecute(Execute):
             shutil.rmtree(self._private, ignore_errors=True)
             shutil.rmtree(self._logs, ignore_errors=True)
             remove_stale_cgroups()
+
+    def _warm_server(self):
+        """The fork server warm kernels come from, or None for a cold kernel."""
+        if not (self.warm_kernels and forkserver.available(self.sandbox)):
+            return None
+        try:
+            return forkserver.shared(self.limits)
+        except (OSError, RuntimeError) as exc:
+            self.log.warning("Warm kernels are off, kernels start cold: %s", exc)
+            return None
 
     def preprocess_cell(self, cell, resources, index):
         self._check_assign_resources(resources)

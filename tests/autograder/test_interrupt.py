@@ -23,7 +23,8 @@ ASSIGNMENT = "04-backprop"
 
 
 def _kernels(root: int) -> list[int]:
-    """Pids of the kernel processes (ipykernel, in its sandbox or not) under ``root``."""
+    """Pids of the kernel processes (ipykernel, in its sandbox or not, or the fork server
+    that warm kernels come from, autograder.forkserver) under ``root``."""
     parent, cmdline = {}, {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -38,7 +39,7 @@ def _kernels(root: int) -> list[int]:
         up = pid
         while up in parent and up != root:
             up = parent[up]
-        if up == root and b"ipykernel" in line:
+        if up == root and (b"ipykernel" in line or b"autograder.forkserver" in line):
             found.append(pid)
     return found
 

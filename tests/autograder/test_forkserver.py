@@ -1,0 +1,264 @@
+"""Warm kernels (autograder.forkserver): as sandboxed as a cold kernel, and apart.
+
+Each test runs real notebooks through GradkitExecute with warm kernels on, as a gradkit
+worker does, and reads what the kernels printed about themselves.
+"""
+
+import ast
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from autograder import forkserver
+from autograder.preprocessors.execute import GradkitExecute
+from autograder.sandbox import Limits
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not forkserver.available(True), reason="warm kernels need root + bwrap"),
+]
+
+SELF = """
+import os, resource, socket
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+fds = sorted(os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+             if os.path.exists(f"/proc/self/fd/{fd}"))
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=2)
+    net = "reached"
+except OSError:
+    net = "blocked"
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+spawned = []
+try:
+    for _ in range(100):
+        pid = os.fork()
+        if pid == 0:
+            import time
+            time.sleep(30)
+            os._exit(0)
+        spawned.append(pid)
+except OSError:
+    pass
+for pid in spawned:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+print("SELF", {
+    "uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(),
+    "caps": {k: status[k].strip() for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")},
+    "no_new_privs": status["NoNewPrivs"].strip(),
+    "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+    "zygote": b"autograder.forkserver" in open("/proc/1/cmdline", "rb").read(),
+    "env": sorted(os.environ), "cwd": os.getcwd(), "tmp": os.listdir("/tmp"),
+    "home": sorted(os.listdir(os.path.expanduser("~"))),
+    "links": sorted(set(os.path.dirname(f) for f in fds if f.startswith("/"))),
+    "net": net, "interfaces": [name for _, name in socket.if_nameindex()],
+    "as": resource.getrlimit(resource.RLIMIT_AS)[0],
+    "cpu": resource.getrlimit(resource.RLIMIT_CPU)[0], "processes": len(spawned),
+    "sees": [p for p in (%r, %r) if os.path.exists(p)],
+    "own environ": b"HOME=/home/student" in open("/proc/self/environ", "rb").read(),
+})
+"""
+
+
+def run(tmp_path: Path, *cells: str, limits: Limits | None = None, timeout: int = 60) -> list[str]:
+    """The text each cell printed, its kernel forked by this process's zygote."""
+    limits = limits or Limits()
+    nb = new_notebook(cells=[new_code_cell(source) for source in cells])
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    ex = GradkitExecute(warm_kernels=True, course_lock=False, timeout=timeout,
+                        memory_limit_mb=limits.memory_mb, process_limit=limits.processes,
+                        cpu_limit_seconds=limits.cpu_seconds)  # fmt: skip
+    done, _ = ex.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    return ["".join(o.get("text", "") or o.get("evalue", "") for o in cell.outputs)
+            for cell in done.cells]  # fmt: skip
+
+
+def said(text: str, tag: str):
+    (line,) = [line for line in text.splitlines() if line.startswith(tag + " ")]
+    return ast.literal_eval(line.removeprefix(tag + " "))
+
+
+def test_a_warm_kernel_is_sandboxed_as_a_cold_one_is(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADKIT_SECRET", "do-not-leak-me")
+    course = tmp_path / "gradebook.db"
+    course.write_text("grades")
+    solutions = str(Path(__file__).parents[2] / "solutions")
+    limits = Limits(memory_mb=1500, cpu_seconds=77, processes=20)
+    (out,) = run(tmp_path, SELF % (str(course), solutions), limits=limits)
+    me = said(out, "SELF")
+    assert me["zygote"], "the kernel was not forked by the fork server"
+    assert (me["uid"], me["gid"], me["groups"]) == (65534, 65534, [])
+    assert set(me["caps"].values()) == {"0000000000000000"} and me["no_new_privs"] == "1"
+    assert me["pids"] == [1, 2]  # its init and itself: no zygote, no other kernel
+    assert "GRADKIT_SECRET" not in me["env"] and me["sees"] == []
+    assert me["own environ"]  # its own /proc files are its own, as in a cold kernel
+    assert me["cwd"] == "/home/student" and me["net"] == "blocked" and me["interfaces"] == ["lo"]
+    assert (me["as"], me["cpu"]) == (1500 << 20, 77)
+    assert me["processes"] < 20  # its own pids cgroup
+    # its descriptors: its own log, its history, its home; nothing of the zygote or the grader
+    assert all(link.startswith(("/dev", "/tmp/gradkit-log-", "/home/student")) for link in
+               me["links"]), me["links"]  # fmt: skip
+
+
+PLANT = """
+import os, sys, threading, time, numpy, matplotlib
+numpy.LEFT = matplotlib.LEFT = 1
+os.environ["LEFT"] = "1"
+for path in ("/tmp/left", os.path.expanduser("~/left"), "left"):
+    open(path, "w").write("x")
+open(os.path.join(os.path.dirname(sys.argv[-1]), "left"), "w").write("x")  # by its sockets
+def keep_writing():
+    while True:
+        open("/tmp/left-by-thread", "w").write("x")
+        time.sleep(0.05)
+threading.Thread(target=keep_writing, name="left-thread", daemon=True).start()
+if os.fork() == 0:  # a daemon, out of the kernel's reach
+    os.setsid()
+    if os.fork() == 0:
+        open("/tmp/left-by-daemon", "w").write("x")
+        os.execv("/bin/sleep", ["sleep", "%s"])
+    os._exit(0)
+time.sleep(0.3)
+print("PLANTED", sorted(os.listdir("/tmp")))
+"""
+
+LOOK = """
+import os, sys, numpy, matplotlib, threading
+private = os.path.dirname(sys.argv[-1])
+print("SEEN", [what for what, seen in [
+    ("numpy", hasattr(numpy, "LEFT")), ("matplotlib", hasattr(matplotlib, "LEFT")),
+    ("environment", "LEFT" in os.environ),
+    ("thread", any(t.name == "left-thread" for t in threading.enumerate())),
+    ("processes", sorted(int(p) for p in os.listdir("/proc") if p.isdigit()) != [1, 2]),
+    *[(path, os.path.exists(path)) for path in ("/tmp/left", os.path.expanduser("~/left"),
+      "left", os.path.join(private, "left"), "/tmp/left-by-thread", "/tmp/left-by-daemon")],
+    ("other kernels' folders", os.listdir(os.path.dirname(private)) != [os.path.basename(private)]),
+] if seen])
+"""
+
+
+def test_the_next_kernel_from_the_same_zygote_sees_nothing_of_the_last(tmp_path):
+    marker = f"300.{os.getpid()}1"
+    planted, looked = run(tmp_path, PLANT % marker, LOOK)
+    assert "left-by-daemon" in planted and "left-by-thread" in planted
+    # the control: the look finds what its own kernel left
+    assert {"numpy", "matplotlib", "environment", "thread", "processes", "/tmp/left",
+            "/tmp/left-by-daemon"} <= set(said(looked, "SEEN"))  # fmt: skip
+    zygote = next(iter(forkserver._shared.values()))
+    (after,) = run(tmp_path, LOOK)
+    assert said(after, "SEEN") == []  # the next kernel finds none of it
+    assert next(iter(forkserver._shared.values())) is zygote and zygote.alive()
+    assert not _processes_with(marker)  # the daemon ended with its kernel
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return [pid for pid in found if _alive(pid)]
+
+
+KILL_ALL = """
+import os, signal, time
+os.kill(-1, signal.SIGKILL)  # every process this kernel may signal, but itself
+time.sleep(0.5)
+print("ALIVE")
+"""
+
+
+def test_a_kernel_that_kills_all_it_can_leaves_the_zygote_serving(tmp_path):
+    (out,) = run(tmp_path, KILL_ALL)
+    zygote = next(iter(forkserver._shared.values()))
+    assert zygote.alive()
+    (after,) = run(tmp_path, "print('NEXT', 1)")
+    assert said(after, "NEXT") == 1 and next(iter(forkserver._shared.values())) is zygote
+
+
+WORKER = """
+import os, sys, time
+from autograder import forkserver
+from autograder.sandbox import Limits, kernel_groups
+zygote = forkserver.shared(Limits())
+private = os.path.join(zygote.jobs, "k")
+os.mkdir(private)
+os.chown(private, 65534, 65534)
+log = os.open(os.path.join(sys.argv[1], "log"), os.O_WRONLY | os.O_CREAT, 0o600)
+kernel = zygote.spawn(os.path.join(private, "missing.json"), private, log, kernel_groups(Limits()))
+print(zygote.proc.pid, kernel.pid, flush=True)
+time.sleep(300)
+"""
+
+
+def test_the_zygote_and_its_kernels_die_with_the_worker(tmp_path):
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path)],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        launcher, kernel = map(int, worker.stdout.readline().split())
+        assert _alive(launcher) and _alive(kernel)
+    finally:
+        worker.kill()
+        worker.wait()
+    deadline = time.monotonic() + 10
+    while (_alive(launcher) or _alive(kernel)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(launcher) and not _alive(kernel)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_a_warm_kernel_stopped_by_the_grader_ends_with_everything_in_it(tmp_path):
+    """What the grader does to a cell past its time (GradkitExecute._stop): the kernel, its
+    namespace's init and the daemon it started all end."""
+    marker = f"300.{os.getpid()}2"
+    (out,) = run(tmp_path, PLANT % marker + "\ntime.sleep(100)", timeout=5)
+    assert "did not finish within" in out
+    deadline = time.monotonic() + 10
+    while _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _processes_with(marker)
+
+
+@pytest.fixture(autouse=True)
+def _agg(monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+
+
+def test_warm_and_cold_kernels_show_a_student_the_same_notebook(tmp_path):
+    import matplotlib
+
+    nb = nbformat.read(Path(__file__).parents[2] / "course" / "04-backprop" / "04-backprop.ipynb",
+                       as_version=4)  # fmt: skip
+    outputs = {}
+    for warm in (True, False):
+        ex = GradkitExecute(warm_kernels=warm, course_lock=False, timeout=60)
+        done, _ = ex.preprocess(nbformat.from_dict(nb), {"metadata": {"path": str(tmp_path)}})
+        outputs[warm] = [[(o.output_type, o.get("name"), sorted(o.get("data", {})),
+                           o.get("ename")) for o in c.get("outputs", [])]
+                         for c in done.cells if c.cell_type == "code"]  # fmt: skip
+    assert outputs[True] == outputs[False]
+    assert matplotlib  # the figures' outputs are among those compared
+
+
+def test_forks_of_one_zygote_do_not_share_random_draws(tmp_path):
+    """An unseeded draw differs from kernel to kernel, as it does between cold kernels."""
+    cell = "import numpy, random; print('DRAW', (numpy.random.rand(), random.random()))"
+    draws = [said(run(tmp_path, cell)[0], "DRAW") for _ in range(2)]
+    assert draws[0][0] != draws[1][0] and draws[0][1] != draws[1][1]
