@@ -15,7 +15,8 @@ SECRET = "assignments-test-secret"
 
 
 @pytest.mark.parametrize("name", assignments())
-def test_solution_notebook_runs_top_to_bottom_with_every_test_passing(name, tmp_path):
+def test_solution_notebook_runs_top_to_bottom_with_every_test_passing(name, tmp_path, monkeypatch):
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # as in JupyterLab: ipykernel's inline
     for path in sorted((SOLUTIONS / name).glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         client = NotebookClient(nb, timeout=120, kernel_name="python3",
@@ -24,6 +25,10 @@ def test_solution_notebook_runs_top_to_bottom_with_every_test_passing(name, tmp_
         errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
                   if o.output_type == "error" or o.get("name") == "stderr"]  # fmt: skip
         assert not errors, f"{path.name}: {errors[0]}"
+        # every figure is drawn, none shown as its repr ("<Figure size 1500x450 with 1 Axes>")
+        shown = [o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+        assert not [d for d in shown if "<Figure" in str(d.get("text/plain", ""))
+                    and "image/png" not in d], f"{path.name}: a figure shown as text"  # fmt: skip
 
 
 @pytest.mark.parametrize("name", assignments())
