@@ -22,7 +22,7 @@ from pathlib import Path
 
 from autograder.grading_site import binds, site
 from autograder.harness import Answer, decode_value, encode_inputs
-from autograder.sandbox import Limits, command, python_of
+from autograder.sandbox import Limits, command, kernel_groups, python_of
 
 MAX_LINE = 64 << 20  # bytes of one message from the process; more and it is stopped
 RESTARTS = 6  # starts after the first (a hung cell or call, a crash), at most
@@ -38,8 +38,10 @@ class CallBox:
 
     def __init__(self, cells: list[str], allowed: tuple[str, ...], limits: Limits, *,
                  sandbox: bool = True, cell_timeout: float = 30.0,
-                 budget: float = 300.0) -> None:  # fmt: skip
-        self.cells, self.limits, self.sandbox = cells, limits, sandbox
+                 budget: float = 300.0, warm=None) -> None:  # fmt: skip
+        """``warm``: a fork server of profile "calls" (autograder.forkserver.shared) to fork
+        the process from, already past its imports; None starts a fresh interpreter."""
+        self.cells, self.limits, self.sandbox, self.warm = cells, limits, sandbox, warm
         self.cell_timeout, self.budget = cell_timeout, budget
         self.site = site(tuple(sorted(allowed)))
         self.skipped: dict[int, str] = {}  # cell index -> why it was left out
@@ -123,12 +125,16 @@ class CallBox:
 
     def _start(self) -> None:
         root = Path(self._scratch.name)
-        runner = str(self.site / "gradkit_runner.py")
-        cmd = command([python_of("calls"), "-I", "-S", runner, str(self.site)], self.limits,
-                      profile="calls", ro=(str(self.site), *binds(self.site)),
-                      log=str(root / "calls.log"), sandbox=self.sandbox)  # fmt: skip
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        if self.warm is not None and self.warm.alive():
+            self.proc = self._fork(str(root / "calls.log"))
+        else:
+            runner = str(self.site / "gradkit_runner.py")
+            cmd = command([python_of("calls"), "-I", "-S", runner, str(self.site)], self.limits,
+                          profile="calls", ro=(str(self.site), *binds(self.site)),
+                          log=str(root / "calls.log"), sandbox=self.sandbox)  # fmt: skip
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.DEVNULL,
+                                         start_new_session=True)  # fmt: skip
         self._buffer = b""
         start = {"cells": self.cells, "skip": sorted(self.skipped)}
         try:
@@ -136,6 +142,27 @@ class CallBox:
             self.proc.stdin.flush()
         except OSError:
             pass
+
+    def _fork(self, log: str):
+        """The grading process, forked by the warm server: its site and the server's own
+        visible, its channel on two pipes, as a cold one's (autograder.forkserver)."""
+        stdin, to_process = os.pipe()
+        from_process, stdout = os.pipe()
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+        fds = [os.open(log, flags, 0o600), stdin, stdout, *kernel_groups(self.limits)]
+        try:
+            sites = [(str(self.site), False), (str(self.warm.home), False)]
+            process = self.warm.spawn(sites, fds, site=str(self.site))
+        except BaseException:
+            os.close(to_process)
+            os.close(from_process)
+            raise
+        finally:
+            for fd in fds:
+                os.close(fd)
+        process.stdin = os.fdopen(to_process, "wb")
+        process.stdout = os.fdopen(from_process, "rb")
+        return process
 
     def _read(self, deadline: float) -> dict | None:
         """The next JSON message before ``deadline``; None on timeout, death or flooding."""
@@ -163,10 +190,11 @@ class CallBox:
         """Kill the process and everything it started."""
         if self.proc is None:
             return
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
+        for kill in (lambda: os.killpg(self.proc.pid, signal.SIGKILL), self.proc.kill):
+            try:
+                kill()  # its group; the process itself, should it not lead one yet
+            except OSError:
+                pass
         self.proc.wait()
         for stream in (self.proc.stdin, self.proc.stdout):
             try:

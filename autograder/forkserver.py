@@ -48,13 +48,15 @@ NOBODY = 65534
 HOME = "/home/student"
 MB = 1 << 20
 # What a grading kernel imports anyway (ipykernel at start, the course's setup cells).
+# Not pyplot nor a backend: imported inside a running IPython they hook into it (the inline
+# backend shows each cell's figures), so the kernel imports them itself, as a cold one does.
 PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "numpy", "matplotlib",
-           "matplotlib.pyplot", "matplotlib_inline.backend_inline", "gradlib", "gradlib.nn",
-           "gradlib.plots", "autograder")  # fmt: skip
+           "matplotlib.figure", "gradlib", "gradlib.nn", "gradlib.plots", "autograder")  # fmt: skip
 
 CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS = 0x00020000, 0x02000000, 0x04000000
 CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x08000000, 0x20000000, 0x40000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
 
 
@@ -83,8 +85,20 @@ def _prctl(option: int, arg: int) -> None:
     _check(_libc().prctl(option, ctypes.c_ulong(arg), 0, 0, 0), f"prctl {option}")
 
 
-def preload() -> None:
-    """Import what a kernel would, as its kernel would (ipykernel's matplotlib backend)."""
+def preload(profile: str = "kernel") -> None:
+    """Import what a kernel would, as its kernel would (ipykernel's matplotlib backend), or
+    what a grading process imports before any student code (numpy, the runner)."""
+    if profile == "calls":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # its site (-I: not)
+        import gradkit_runner  # noqa: F401  beside this file in the grading site
+        import numpy  # noqa: F401
+    else:
+        _preload_kernel()
+    if threading.active_count() != 1 or len(os.listdir("/proc/self/task")) != 1:
+        raise RuntimeError("the zygote must not run threads: forking would copy a lock held")
+
+
+def _preload_kernel() -> None:
     import importlib
 
     if sys.path and sys.path[0] in ("", os.getcwd()):  # as ipykernel_launcher does
@@ -98,15 +112,13 @@ def preload() -> None:
             pass  # the kernel imports it, or fails to, itself
     import matplotlib.font_manager  # noqa: F401  the font list, built once here
 
-    if threading.active_count() != 1 or len(os.listdir("/proc/self/task")) != 1:
-        raise RuntimeError("the zygote must not run threads: forking would copy a lock held")
 
-
-def serve(channel: int) -> None:
-    """The zygote: import, then fork one kernel per request until the grader hangs up."""
+def serve(channel: int, profile: str) -> None:
+    """The zygote: import, then fork one kernel or grading process per request until the
+    grader hangs up."""
     _prctl(PR_SET_DUMPABLE, 0)  # nothing of the same user may trace or read it
     sock = socket.socket(fileno=channel)
-    preload()
+    preload(profile)
     sock.sendall(json.dumps({"ready": os.getpid()}).encode())
     while True:
         readable, _, _ = select.select([sock], [], [], 1.0)
@@ -121,7 +133,7 @@ def serve(channel: int) -> None:
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
-            _kernel(request, fds, sock)  # never returns
+            _fork(request, fds, sock)  # never returns
         for fd in fds:
             os.close(fd)
         pidfd = os.pidfd_open(pid)
@@ -139,11 +151,14 @@ def _reap() -> None:
             return
 
 
-def _kernel(request: dict, fds: list[int], channel: socket.socket) -> None:
-    """In the fork: build this kernel's sandbox, become nobody, run the kernel. Never returns."""
+def _fork(request: dict, fds: list[int], channel: socket.socket) -> None:
+    """In the fork: build its sandbox, become nobody, run the kernel or the grading process.
+    ``fds``: the log, the channel's two ends for a grading process, then cgroup.procs files.
+    Never returns."""
     status = 1
     try:
-        log, *groups = fds
+        io = 3 if request["profile"] == "calls" else 1
+        streams, groups = fds[:io], fds[io:]
         zygote = os.getppid()
         channel.close()
         os.setsid()
@@ -166,7 +181,7 @@ def _kernel(request: dict, fds: list[int], channel: socket.socket) -> None:
         if init:  # wait for the namespace's init; its end is the kernel's
             _, code = os.waitpid(init, 0)
             os._exit(os.waitstatus_to_exitcode(code) & 0xFF)
-        _init(request, log)
+        _init(request, streams)
     except BaseException:  # noqa: BLE001  say why in the kernel's log, then end
         import traceback
 
@@ -177,21 +192,27 @@ def _kernel(request: dict, fds: list[int], channel: socket.socket) -> None:
     os._exit(status)
 
 
-def _init(request: dict, log: int) -> None:
-    """PID 1 of the kernel's namespace: its filesystem, then the kernel as nobody."""
+def _init(request: dict, streams: list[int]) -> None:
+    """PID 1 of the namespace: its filesystem, then the kernel or grading process as nobody."""
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    private = request["private"]
-    keep = os.open(private, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW)
+    # Its folders: the kernel's (connection file, sockets), or the grading process's site
+    # and the server's own (numpy, the runner); opened before anything covers them.
+    binds = [(os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW), path, writable)
+             for path, writable in request["binds"]]  # fmt: skip
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     size = f"size={request['disk_mb'] * MB},mode=1777"
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, size)
     _mount("tmpfs", HOME, "tmpfs", MS_NOSUID | MS_NODEV, size)
-    jobs = os.path.dirname(private)
-    if os.path.isdir(jobs):  # still visible (not under /tmp): cover every kernel's folder
-        _mount("tmpfs", jobs, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-    os.makedirs(private, mode=0o755)
-    _mount(f"/proc/self/fd/{keep}", private, None, MS_BIND)
-    os.close(keep)
+    for folder in dict.fromkeys(os.path.dirname(path) for _, path, _ in binds):
+        if os.path.isdir(folder):  # still visible (not under /tmp): cover its siblings
+            _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    for fd, path, writable in binds:
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        if not writable:
+            flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV
+            _mount(None, path, None, flags)
+        os.close(fd)
     if not request["network"]:
         _loopback_up()
     last = int(open("/proc/sys/kernel/cap_last_cap").read())
@@ -205,12 +226,41 @@ def _init(request: dict, log: int) -> None:
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # a change of user cleared it
     kernel = os.fork()
     if kernel:
-        os.close(log)
+        for fd in streams:
+            os.close(fd)
         while True:  # reap whatever is orphaned in here; end with the kernel
             pid, code = os.wait()
             if pid == kernel:
                 os._exit(os.waitstatus_to_exitcode(code) & 0xFF)
-    _run_kernel(request, log)
+    if request["profile"] == "calls":
+        _run_calls(request, *streams)
+    _run_kernel(request, *streams)
+
+
+def _run_calls(request: dict, log: int, channel_in: int, channel_out: int) -> None:
+    """The grading process: autograder.runner, its channel on 0 and 1, as the cold one."""
+    _become_own(channel_in, channel_out, log)
+    sys.argv = [sys.modules["gradkit_runner"].__file__, request["site"]]
+    try:
+        sys.modules["gradkit_runner"].main()
+    finally:
+        os._exit(0)
+
+
+def _become_own(stdin: int, stdout: int, stderr: int) -> None:
+    """What an exec would give: its own /proc files (a change of user made them root's),
+    a session, standard streams and signal handlers of its own, the home as working folder.
+    Only its namespace's processes could trace it, and they are its own."""
+    _prctl(PR_SET_DUMPABLE, 1)
+    os.setsid()
+    for fd, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
+        os.dup2(fd, target)
+    for fd in {stdin, stdout, stderr} - {0, 1, 2}:
+        os.close(fd)
+    os.chdir(HOME)
+    for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _no_inheritable_capabilities() -> None:
@@ -232,20 +282,7 @@ def _loopback_up() -> None:
 
 def _run_kernel(request: dict, log: int) -> None:
     """The student's kernel: ipykernel, in this already-imported interpreter."""
-    # Its own /proc files its own again, as after an exec (a change of user made them
-    # root's); only its namespace's processes could trace it, and they are its own.
-    _prctl(PR_SET_DUMPABLE, 1)
-    os.setsid()
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.close(null)
-    os.close(log)
-    os.chdir(HOME)
-    for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    _become_own(os.open(os.devnull, os.O_RDONLY), log, os.dup(log))
     # random and numpy.random reseed themselves in a fork (os.register_at_fork): no two
     # kernels draw the same numbers (tests/autograder/test_forkserver.py)
     from ipykernel.kernelapp import IPKernelApp
@@ -301,6 +338,9 @@ class WarmProcess:
         if self.returncode is None:
             self._killed |= sig == signal.SIGKILL
             signal.pidfd_send_signal(self.pidfd, sig)
+            if sig == signal.SIGKILL:  # back once it is gone (its namespace follows it by
+                # the parent-death signal): the provisioner's poll then need not sleep
+                select.select([self.pidfd], [], [], 1.0)
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
@@ -318,18 +358,31 @@ def _host_pid(pidfd: int) -> int:
 
 
 class Zygote:
-    """One worker's fork server: a sandboxed interpreter that forks warm kernels."""
+    """One worker's fork server: a sandboxed interpreter that forks warm kernels (profile
+    "kernel") or grading processes (profile "calls", see autograder.callbox)."""
 
-    def __init__(self, limits, jobs: str, log: str) -> None:
+    def __init__(self, limits, jobs: str, log: str, profile: str = "kernel") -> None:
+        import shutil
         import subprocess
 
-        from autograder.sandbox import command
+        from autograder.grading_site import binds, site
+        from autograder.sandbox import command, python_of
 
-        self.limits, self.jobs = limits, jobs
+        self.limits, self.jobs, self.profile = limits, jobs, profile
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         theirs.set_inheritable(True)
-        cmd = command([sys.executable, "-m", "autograder.forkserver", str(theirs.fileno())],
-                      limits, rw=(jobs,), log=log, zygote=True)  # fmt: skip
+        args = [str(theirs.fileno()), profile]
+        self.home = None  # the calls server's own site
+        if profile == "kernel":  # the kit is visible to a kernel; jobs: the kernels' folders
+            cmd = command([sys.executable, "-m", "autograder.forkserver", *args], limits,
+                          rw=(jobs,), log=log, zygote=True)  # fmt: skip
+        else:  # as bare as a grading process: numpy and this file; jobs: the grading sites
+            home = self.home = site(())
+            shutil.copy(__file__, home / "gradkit_forkserver.py")
+            os.chmod(home / "gradkit_forkserver.py", 0o644)
+            cmd = command([python_of("calls"), "-I", "-S", str(home / "gradkit_forkserver.py"),
+                           *args], limits, profile="calls", ro=(str(home), *binds(home), jobs),
+                          log=log, zygote=True)  # fmt: skip
         self.proc = subprocess.Popen(cmd, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
         theirs.close()
@@ -341,23 +394,25 @@ class Zygote:
             ready = {}
         if "ready" not in ready:
             self.close()
-            raise RuntimeError(f"the warm-kernel server did not start (see {log})")
+            raise RuntimeError(f"the warm {profile} server did not start (see {log})")
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def spawn(self, connection_file: str, private: str, log: int, groups: list[int]) -> WarmProcess:
-        """Fork one kernel; ``log`` and ``groups`` (cgroup.procs files) are open fds."""
+    def spawn(self, binds: list[tuple[str, bool]], fds: list[int], **request) -> WarmProcess:
+        """Fork one sandbox that sees the folders ``binds`` ((path, writable): a kernel's own
+        folder; a grading process's site) and no other of the server's. ``fds``: its log,
+        for a grading process its channel's two ends, then its cgroups' ``cgroup.procs``
+        (autograder.sandbox.kernel_groups)."""
         limits = self.limits
-        request = {"connection_file": connection_file, "private": private,
-                   "memory_mb": limits.memory_mb, "cpu_seconds": limits.cpu_seconds,
-                   "file_size_mb": limits.file_size_mb, "disk_mb": limits.disk_mb,
-                   "network": limits.network}  # fmt: skip
-        socket.send_fds(self.sock, [json.dumps(request).encode()], [log, *groups])
-        message, fds, _, _ = socket.recv_fds(self.sock, 1 << 12, 1, socket.MSG_CMSG_CLOEXEC)
-        if not fds:
-            raise RuntimeError("the warm-kernel server did not start a kernel")
-        return WarmProcess(fds[0])
+        request.update(profile=self.profile, binds=binds, memory_mb=limits.memory_mb,
+                       cpu_seconds=limits.cpu_seconds, file_size_mb=limits.file_size_mb,
+                       disk_mb=limits.disk_mb, network=limits.network)  # fmt: skip
+        socket.send_fds(self.sock, [json.dumps(request).encode()], fds)
+        message, got, _, _ = socket.recv_fds(self.sock, 1 << 12, 1, socket.MSG_CMSG_CLOEXEC)
+        if not got:
+            raise RuntimeError(f"the warm {self.profile} server did not fork")
+        return WarmProcess(got[0])
 
     def close(self) -> None:
         try:
@@ -369,30 +424,51 @@ class Zygote:
 
 
 _shared: dict[tuple, Zygote] = {}
+_failed: dict[tuple, str] = {}  # a server that would not start is not tried again
 
 
-def shared(limits) -> Zygote:
-    """This process's zygote for ``limits`` (and the environment it passes on), started on
-    first use and again should it have died; it ends with this process."""
+def shared(limits, profile: str = "kernel") -> Zygote:
+    """This process's zygote for ``limits`` and ``profile`` (and the environment it passes
+    on), started on first use and again should it have died; it ends with this process."""
     import atexit
     import shutil
     import tempfile
 
+    from autograder.grading_site import sites
     from autograder.sandbox import PASSED_ENV
 
-    key = (limits, tuple((k, os.environ.get(k)) for k in PASSED_ENV))
+    key = (limits, profile, tuple((k, os.environ.get(k)) for k in PASSED_ENV))
+    if key in _failed:
+        raise RuntimeError(_failed[key])
     zygote = _shared.get(key)
     if zygote is None or not zygote.alive():
         if zygote is not None:
             zygote.close()
-        jobs = tempfile.mkdtemp(prefix="gradkit-warm-")
+        if profile == "kernel":
+            jobs = tempfile.mkdtemp(prefix="gradkit-warm-")
+            atexit.register(shutil.rmtree, jobs, True)
+        else:
+            jobs = str(sites())
         logs = tempfile.mkdtemp(prefix="gradkit-warm-log-")
-        for folder in (jobs, logs):
-            atexit.register(shutil.rmtree, folder, True)
-        zygote = _shared[key] = Zygote(limits, jobs, os.path.join(logs, "zygote.log"))
+        atexit.register(shutil.rmtree, logs, True)
+        log = os.path.join(logs, "zygote.log")
+        try:
+            zygote = _shared[key] = Zygote(limits, jobs, log, profile)
+        except (OSError, RuntimeError) as exc:
+            _failed[key] = f"{exc}: {_tail(log)}"
+            raise RuntimeError(_failed[key]) from None
         atexit.register(zygote.close)
     return zygote
 
 
+def _tail(log: str) -> str:
+    try:
+        with open(log, errors="replace") as f:
+            lines = [line.strip() for line in f if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""
+
+
 if __name__ == "__main__":
-    serve(int(sys.argv[1]))
+    serve(int(sys.argv[1]), sys.argv[2])

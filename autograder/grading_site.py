@@ -24,10 +24,19 @@ RUNNER = Path(__file__).with_name("runner.py")
 
 
 @cache
+def sites() -> Path:
+    """The folder of this process's grading sites (a warm server binds it whole, read-only,
+    and each grading process it forks sees its own site alone: autograder.forkserver)."""
+    root = Path(tempfile.mkdtemp(prefix="gradkit-sites-"))
+    atexit.register(shutil.rmtree, root, True)
+    os.chmod(root, 0o755)
+    return root
+
+
+@cache
 def site(allowed: tuple[str, ...] = ()) -> Path:
     """A grading site for ``allowed`` dotted names (e.g. "gradlib.nn.forward"), made once."""
-    root = Path(tempfile.mkdtemp(prefix="gradkit-site-"))
-    atexit.register(shutil.rmtree, root, True)
+    root = Path(tempfile.mkdtemp(prefix="gradkit-site-", dir=sites()))
     shutil.copy(RUNNER, root / "gradkit_runner.py")
     for name in ("numpy", "numpy.libs"):
         (root / name).mkdir()  # mount points: see binds()

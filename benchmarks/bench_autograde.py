@@ -87,7 +87,7 @@ def recording_cost(course: Path) -> float:
 # Stage -> (class or module, attribute) whose calls are timed. Nested stages are subtracted
 # from the stage that contains them (see ``stages``).
 STAGES = {
-    "kernel start (sandbox launcher, bwrap, ipykernel until it answers)": (
+    "kernel start (a fork of the worker's warm server, in its own sandbox, until it answers)": (
         "nbclient.client:NotebookClient",
         "start_new_kernel_client",
     ),
@@ -115,7 +115,7 @@ INSIDE = {  # a stage's time includes these stages' times
     "gradkit's grading (secret inputs, reference gradients, scores, feedback)":
         ["grading processes (start, the notebook's cells, the graded calls)"],
     "nbgrader's steps before and after execution, the job's private copy": [
-        "kernel start (sandbox launcher, bwrap, ipykernel until it answers)",
+        "kernel start (a fork of the worker's warm server, in its own sandbox, until it answers)",
         "notebook cells in the kernel (the outputs the student sees)",
         "gradkit's grading (secret inputs, reference gradients, scores, feedback)",
         "kernel and grading process stop",

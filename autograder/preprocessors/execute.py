@@ -18,9 +18,11 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from queue import Empty
 
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import ensure_async
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader import utils
@@ -83,6 +85,38 @@ class SandboxKernelClient(AsyncKernelClient):
 
     hb_channel_class = Type(NoHeartbeat)
 
+    async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
+        """Ready once the kernel answers kernel_info and IOPub carries its messages, as
+        jupyter_client waits; but then what IOPub holds is drained, where jupyter_client
+        waits for 0.2 s of silence: 0.2 s idle per kernel, and nothing to guard against, as
+        nbclient reads only messages whose parent is the cell's own request."""
+        end = time.monotonic() + (float("inf") if timeout is None else timeout)
+        while True:
+            self.kernel_info()
+            try:
+                reply = await ensure_async(self.shell_channel.get_msg(timeout=1))
+            except Empty:
+                reply = None
+            if reply is not None and reply["msg_type"] == "kernel_info_reply":
+                try:  # IOPub is connected: the reply's status message came through
+                    await ensure_async(self.iopub_channel.get_msg(timeout=0.2))
+                except Empty:
+                    pass
+                else:
+                    self._handle_kernel_info_reply(reply)
+                    break
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > end:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+        while True:
+            try:
+                await ensure_async(self.iopub_channel.get_msg(timeout=0.01))
+            except Empty:
+                return
+
+    wait_for_ready = _async_wait_for_ready  # what nbclient awaits (AsyncKernelClient's name)
+
 
 class SandboxKernelManager(AsyncKernelManager):
     """A kernel manager whose kernel command goes through the sandbox launcher."""
@@ -99,12 +133,13 @@ class SandboxKernelManager(AsyncKernelManager):
         fds = [os.open(log, flags, 0o600), *kernel_groups(limits)]
         try:
             private = os.path.dirname(self.connection_file)
-            process = zygote.spawn(self.connection_file, private, fds[0], fds[1:])
+            process = zygote.spawn([(private, True)], fds, connection_file=self.connection_file)
         finally:
             for fd in fds:
                 os.close(fd)
         provisioner = self.provisioner
-        provisioner.process, provisioner.pid, provisioner.pgid = process, process.pid, process.pid
+        # No process group: signals go through the pidfd (WarmProcess.send_signal)
+        provisioner.process, provisioner.pid, provisioner.pgid = process, process.pid, None
         self._reconcile_connection_info(provisioner.connection_info)
 
     def format_kernel_cmd(self, extra_arguments=None):
@@ -219,7 +254,7 @@ class GradkitExecute(Execute):
         self._output_bytes = {"notebook": 0}
         # Only the IPC sockets and the connection file are shared with the kernel; its
         # log lives in a folder of the grader's that the kernel cannot reach.
-        self._zygote = self._warm_server()
+        self._zygote = self._warm_server("kernel")
         jobs = self._zygote.jobs if self._zygote else None
         self._private = tempfile.mkdtemp(prefix="gradkit-kernel-", dir=jobs)
         self._logs = tempfile.mkdtemp(prefix="gradkit-log-")
@@ -234,14 +269,14 @@ class GradkitExecute(Execute):
             shutil.rmtree(self._logs, ignore_errors=True)
             remove_stale_cgroups()
 
-    def _warm_server(self):
-        """The fork server warm kernels come from, or None for a cold kernel."""
+    def _warm_server(self, profile: str):
+        """The fork server warm kernels (or grading processes) come from; None: cold."""
         if not (self.warm_kernels and forkserver.available(self.sandbox)):
             return None
         try:
-            return forkserver.shared(self.limits)
+            return forkserver.shared(self.limits, profile)
         except (OSError, RuntimeError) as exc:
-            self.log.warning("Warm kernels are off, kernels start cold: %s", exc)
+            self.log.warning("Warm %s processes are off, they start cold: %s", profile, exc)
             return None
 
     def preprocess_cell(self, cell, resources, index):
@@ -324,7 +359,8 @@ class GradkitExecute(Execute):
             self._boxes[task.allowed] = CallBox(cells, task.allowed, self.limits,
                                                 sandbox=self.sandbox,
                                                 cell_timeout=float(self.timeout or 30),
-                                                budget=float(self.notebook_timeout))  # fmt: skip
+                                                budget=float(self.notebook_timeout),
+                                                warm=self._warm_server("calls"))  # fmt: skip
         return self._boxes[task.allowed]
 
     def _grade(self, cell, task, index) -> None:

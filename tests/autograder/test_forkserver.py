@@ -5,6 +5,7 @@ worker does, and reads what the kernels printed about themselves.
 """
 
 import ast
+import functools
 import os
 import subprocess
 import sys
@@ -195,7 +196,8 @@ private = os.path.join(zygote.jobs, "k")
 os.mkdir(private)
 os.chown(private, 65534, 65534)
 log = os.open(os.path.join(sys.argv[1], "log"), os.O_WRONLY | os.O_CREAT, 0o600)
-kernel = zygote.spawn(os.path.join(private, "missing.json"), private, log, kernel_groups(Limits()))
+kernel = zygote.spawn([(private, True)], [log, *kernel_groups(Limits())],
+                      connection_file=os.path.join(private, "missing.json"))
 print(zygote.proc.pid, kernel.pid, flush=True)
 time.sleep(300)
 """
@@ -241,11 +243,16 @@ def _agg(monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
 
 
-def test_warm_and_cold_kernels_show_a_student_the_same_notebook(tmp_path):
-    import matplotlib
-
-    nb = nbformat.read(Path(__file__).parents[2] / "course" / "04-backprop" / "04-backprop.ipynb",
-                       as_version=4)  # fmt: skip
+@pytest.mark.parametrize("backend", [None, "Agg"])
+def test_warm_and_cold_kernels_show_a_student_the_same_notebook(tmp_path, monkeypatch, backend):
+    """The release notebook of 04, with its figures: without MPLBACKEND (as a TA runs it)
+    ipykernel's inline backend shows them, and it must hook into the warm kernel too."""
+    if backend is None:
+        monkeypatch.delenv("MPLBACKEND", raising=False)
+    else:
+        monkeypatch.setenv("MPLBACKEND", backend)
+    release = Path(__file__).parents[2] / "course" / "04-backprop" / "04-backprop.ipynb"
+    nb = nbformat.read(release, as_version=4)
     outputs = {}
     for warm in (True, False):
         ex = GradkitExecute(warm_kernels=warm, course_lock=False, timeout=60)
@@ -254,7 +261,8 @@ def test_warm_and_cold_kernels_show_a_student_the_same_notebook(tmp_path):
                            o.get("ename")) for o in c.get("outputs", [])]
                          for c in done.cells if c.cell_type == "code"]  # fmt: skip
     assert outputs[True] == outputs[False]
-    assert matplotlib  # the figures' outputs are among those compared
+    figures = sum("image/png" in kinds for cell in outputs[True] for _, _, kinds, _ in cell)
+    assert figures >= (2 if backend is None else 0)
 
 
 def test_forks_of_one_zygote_do_not_share_random_draws(tmp_path):
@@ -262,3 +270,103 @@ def test_forks_of_one_zygote_do_not_share_random_draws(tmp_path):
     cell = "import numpy, random; print('DRAW', (numpy.random.rand(), random.random()))"
     draws = [said(run(tmp_path, cell)[0], "DRAW") for _ in range(2)]
     assert draws[0][0] != draws[1][0] and draws[0][1] != draws[1][1]
+
+
+CALLS_LOOK = """
+import os, sys
+def look():
+    status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    site = sys.path[0]
+    return repr({
+        "uid": os.getuid(), "no_new_privs": status["NoNewPrivs"].strip(),
+        "caps": sorted({status[k].strip() for k in ("CapPrm", "CapEff", "CapBnd", "CapAmb")}),
+        "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+        "sites": sorted(os.listdir(os.path.dirname(site))),
+        "gradlib": sorted(os.listdir(os.path.join(site, "gradlib"))),
+        "numpy": float(__import__("numpy").linalg.norm([3.0, 4.0])),
+        "tmp": sorted(os.listdir("/tmp")),
+        "zygote": "gradkit_forkserver" in open("/proc/1/cmdline").read(),
+    })
+open(f"/tmp/left-{os.urandom(4).hex()}", "w").write("x")
+"""
+
+
+def test_a_warm_grading_process_sees_its_own_site_alone(tmp_path):
+    """A grading process forked by the calls server: sandboxed as a cold one, its site the
+    only one it sees, so the names another task allows (here the reference forward) are
+    absent; a second process forked next finds nothing of the first."""
+    from autograder.callbox import CallBox
+    from autograder.grading_site import site
+
+    site(("gradlib.nn.forward",))  # another task's site, with more of gradlib in it
+    zygote = forkserver.shared(Limits(), "calls")
+    looks = []
+    for _ in range(2):
+        box = CallBox([CALLS_LOOK], ("gradlib.nn.network_cost",), Limits(), warm=zygote)
+        try:
+            answer, _ = box.call("_out = look()", ("look",), {}, timeout=30.0)
+        finally:
+            box.close()
+        assert answer.ok, answer.error
+        looks.append(ast.literal_eval(answer.value))
+    first, second = looks
+    assert first["zygote"] and (first["uid"], first["no_new_privs"]) == (65534, "1")
+    assert first["caps"] == ["0000000000000000"] and first["pids"] == [1, 2]
+    assert first["numpy"] == 5.0  # numpy, imported by the server, works (lazy parts too)
+    own = os.path.basename(str(site(("gradlib.nn.network_cost",))))
+    assert own in first["sites"] and os.path.basename(str(site(("gradlib.nn.forward",)))) \
+        not in first["sites"]  # fmt: skip
+    assert "nn.py" in first["gradlib"]
+    # its own file in /tmp, none of the first one's
+    assert [len([f for f in look["tmp"] if f.startswith("left-")]) for look in looks] == [1, 1]
+
+
+def test_a_warm_grading_process_killed_by_a_cell_is_forked_again(tmp_path):
+    from autograder.callbox import CallBox
+
+    zygote = forkserver.shared(Limits(), "calls")
+    box = CallBox(["import os\nos._exit(3)", "def f():\n    return 4.0\n"], (), Limits(),
+                  warm=zygote)  # fmt: skip
+    try:
+        answer, _ = box.call("_out = f()", ("f",), {}, timeout=30.0)
+    finally:
+        box.close()
+    assert answer.ok and answer.value == 4.0 and box.skipped == {0: "ended the process"}
+    assert zygote.alive()
+
+
+def test_no_sibling_shows_when_the_grader_works_outside_tmp(tmp_path, monkeypatch):
+    """With TMPDIR elsewhere than /tmp (a cluster's scratch), the kernels' folders and the
+    grading sites are not under the fork's fresh /tmp: each fork covers its siblings."""
+    import shutil
+    import tempfile
+
+    from autograder import callbox, grading_site
+    from autograder.callbox import CallBox
+
+    base = tempfile.mkdtemp(prefix="gradkit-test-", dir="/var/tmp")
+    monkeypatch.setattr(tempfile, "tempdir", base)
+    monkeypatch.setattr(grading_site, "sites", functools.cache(grading_site.sites.__wrapped__))
+    monkeypatch.setattr(grading_site, "site", functools.cache(grading_site.site.__wrapped__))
+    monkeypatch.setattr(callbox, "site", grading_site.site)
+    limits = Limits(disk_mb=200)  # servers of their own, started here
+    try:
+        kernels = forkserver.shared(limits, "kernel")
+        os.mkdir(os.path.join(kernels.jobs, "gradkit-kernel-sibling"))
+        (looked,) = run(tmp_path, LOOK, limits=limits)
+        assert kernels.jobs.startswith(base) and said(looked, "SEEN") == []
+        grading_site.site(("gradlib.nn.forward",))
+        box = CallBox([CALLS_LOOK], ("gradlib.nn.network_cost",), limits,
+                      warm=forkserver.shared(limits, "calls"))  # fmt: skip
+        try:
+            answer, _ = box.call("_out = look()", ("look",), {}, timeout=30.0)
+        finally:
+            box.close()
+        seen = ast.literal_eval(answer.value)["sites"]
+        own = grading_site.site(("gradlib.nn.network_cost",))
+        assert str(own).startswith(base) and os.path.basename(str(own)) in seen
+        assert os.path.basename(str(grading_site.site(("gradlib.nn.forward",)))) not in seen
+    finally:
+        for key in [k for k in forkserver._shared if k[0] == limits]:
+            forkserver._shared.pop(key).close()
+        shutil.rmtree(base, ignore_errors=True)
