@@ -125,9 +125,13 @@ class CallBox:
 
     def _start(self) -> None:
         root = Path(self._scratch.name)
+        self.proc = None
         if self.warm is not None and self.warm.alive():
-            self.proc = self._fork(str(root / "calls.log"))
-        else:
+            try:
+                self.proc = self._fork(str(root / "calls.log"))
+            except (OSError, RuntimeError):  # the server died meanwhile: start it cold
+                self.warm = None
+        if self.proc is None:
             runner = str(self.site / "gradkit_runner.py")
             cmd = command([python_of("calls"), "-I", "-S", runner, str(self.site)], self.limits,
                           profile="calls", ro=(str(self.site), *binds(self.site)),

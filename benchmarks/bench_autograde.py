@@ -202,7 +202,8 @@ def main() -> None:
             before = os.getloadavg()[0]
             times[name].append(run(cmd, course))
             loads[name].append(max(before, os.getloadavg()[0]))
-            scores[name] = collect(f"sqlite:///{course / 'gradebook.db'}").scores
+            graded = collect(f"sqlite:///{course / 'gradebook.db'}").scores
+            scores.setdefault(name, []).append(graded)
             last[name] = course
     record = recording_cost(last["`gradkit autograde --workers 2`"])
     load = os.getloadavg()[0]
@@ -216,9 +217,12 @@ def main() -> None:
         + [f"| the whole submission | {1000 * whole:.0f} | 100 % |"]
     )
     serial = statistics.median(times["`nbgrader autograde` (serial)"])
-    same = all(
-        s == scores["`nbgrader autograde` (serial)"] and len(s) == n for s in scores.values()
-    )
+    serial_scores = scores["`nbgrader autograde` (serial)"][0]  # every round against it
+    differ = [f"{name} (round {r + 1}): {key[0]} {serial_scores.get(key)} → {got.get(key)}"
+              for name, runs in scores.items() for r, got in enumerate(runs)
+              for key in sorted(set(got) | set(serial_scores))
+              if got.get(key) != serial_scores.get(key)]  # fmt: skip
+    same = not differ and all(len(s) == n for runs in scores.values() for s in runs)
     rows = [
         "| command | wall s per run (each round) | median | submissions / min | × serial | "
         "1-min load average |",
@@ -237,7 +241,8 @@ def main() -> None:
         f"Command: `.venv/bin/python benchmarks/bench_autograde.py --students {n} "
         f"--rounds {args.rounds}` ({n} submissions per run, rounds interleaved).",
         "", *rows, "",
-        f"- identical scores in every gradebook: **{same}**",
+        f"- identical scores in every gradebook: **{same}**"
+        + (f" (differ: {'; '.join(differ)})" if differ else ""),
         f"- `--workers 2` vs serial nbgrader: **{w2:.2f}×** (target ≥ 3×: "
         f"{'met' if w2 >= 3 else 'NOT met'})",
         f"- the parent's recording of one submission (autograder.record, SQLite): "

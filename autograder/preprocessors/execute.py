@@ -134,6 +134,9 @@ class SandboxKernelManager(AsyncKernelManager):
         try:
             private = os.path.dirname(self.connection_file)
             process = zygote.spawn([(private, True)], fds, connection_file=self.connection_file)
+        except (OSError, RuntimeError) as exc:  # the server died meanwhile: start it cold
+            self.log.warning("Warm kernel server failed (%s); this kernel starts cold", exc)
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
         finally:
             for fd in fds:
                 os.close(fd)

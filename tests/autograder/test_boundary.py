@@ -119,6 +119,24 @@ FLOOD = 'print("x" * 50_000_000)'
 
 SLOW = f"import time\ntime.sleep({TIMEOUT - 2})"
 
+# 40 children that spin for 6 s, in the kernel and again in the grading process: the other
+# worker's students, graded meanwhile, keep their timed calls (each worker has an equal CPU
+# share, however many processes it runs: autograder.sandbox.confine_worker).
+BURNER = """\
+import os, time
+children = []
+for _ in range(40):
+    pid = os.fork()
+    if pid == 0:
+        end = time.time() + 6
+        while time.time() < end:
+            pass
+        os._exit(0)
+    children.append(pid)
+for pid in children:
+    os.waitpid(pid, 0)
+"""
+
 DAEMON = """\
 import os, time
 if os.fork() == 0:
@@ -165,6 +183,7 @@ def _students() -> list[demo.Student]:
         S("slow", "slow cells past the notebook's time", demo.ZERO, extra=slow),
         S("sigint", "a cell that ignores SIGINT and loops", FULL, extra=(SIGINT_PROOF,)),
         S("daemon", "leaves a setsid daemon behind", FULL, extra=(DAEMON,)),
+        S("burner", "40 busy children while the others are graded", FULL, extra=(BURNER,)),
         S("xss", "script in its outputs and markdown", FULL, extra=(XSS,)),
         S("[r]eference", "a folder name that is a glob pattern", FULL),
         S("-x *", "a folder name with a dash, a space and a star", FULL),

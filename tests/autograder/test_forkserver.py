@@ -370,3 +370,23 @@ def test_no_sibling_shows_when_the_grader_works_outside_tmp(tmp_path, monkeypatc
         for key in [k for k in forkserver._shared if k[0] == limits]:
             forkserver._shared.pop(key).close()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_server_that_died_is_replaced_and_a_failed_fork_starts_the_kernel_cold(
+    tmp_path, monkeypatch
+):
+    (out,) = run(tmp_path, "print('ONE', 1)")
+    zygote = next(z for k, z in forkserver._shared.items() if k[1] == "kernel" and z.alive())
+    os.killpg(zygote.proc.pid, 9)
+    zygote.proc.wait()
+    (out,) = run(tmp_path, "print('TWO', b'forkserver' in open('/proc/1/cmdline', 'rb').read())")
+    assert said(out, "TWO") is True  # forked by a new server
+    assert any(k[1] == "kernel" and z.alive() and z is not zygote
+               for k, z in forkserver._shared.items())  # fmt: skip
+
+    def refuse(*args, **kwargs):
+        raise OSError("the server is gone")
+
+    monkeypatch.setattr(forkserver.Zygote, "spawn", refuse)
+    (out,) = run(tmp_path, "print('THREE', b'forkserver' in open('/proc/1/cmdline', 'rb').read())")
+    assert said(out, "THREE") is False  # a cold kernel: bwrap is its namespace's init
