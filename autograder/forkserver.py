@@ -37,6 +37,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
 import resource
 import select
 import signal
@@ -199,14 +200,20 @@ def _init(request: dict, streams: list[int]) -> None:
     # and the server's own (numpy, the runner); opened before anything covers them.
     binds = [(os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW), path, writable)
              for path, writable in request["binds"]]  # fmt: skip
+    folders = list(dict.fromkeys(os.path.dirname(path) for _, path, _ in binds))
+    # What the server's sandbox binds under /tmp or the home (the kit's venv, when it lives
+    # in /tmp) is bound again on top of the fresh ones, read-only as it was; the folders of
+    # the other kernels or sites are not.
+    kept = [(os.open(point, os.O_PATH | os.O_DIRECTORY), point, not ro)
+            for point, ro in _mounts_under(("/tmp", HOME), hidden=folders)]  # fmt: skip
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     size = f"size={request['disk_mb'] * MB},mode=1777"
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, size)
     _mount("tmpfs", HOME, "tmpfs", MS_NOSUID | MS_NODEV, size)
-    for folder in dict.fromkeys(os.path.dirname(path) for _, path, _ in binds):
+    for folder in folders:
         if os.path.isdir(folder):  # still visible (not under /tmp): cover its siblings
             _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-    for fd, path, writable in binds:
+    for fd, path, writable in [*kept, *binds]:
         os.makedirs(path, mode=0o755, exist_ok=True)
         _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
         if not writable:
@@ -232,19 +239,25 @@ def _init(request: dict, streams: list[int]) -> None:
             pid, code = os.wait()
             if pid == kernel:
                 os._exit(os.waitstatus_to_exitcode(code) & 0xFF)
-    if request["profile"] == "calls":
-        _run_calls(request, *streams)
-    _run_kernel(request, *streams)
+    try:  # nothing raised here goes back up into the fork's own handler: it ends here
+        if request["profile"] == "calls":
+            _run_calls(request, *streams)
+        else:
+            _run_kernel(request, *streams)
+    except BaseException:  # noqa: BLE001  into its log (its stderr by now), then end
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        os._exit(1)
 
 
 def _run_calls(request: dict, log: int, channel_in: int, channel_out: int) -> None:
     """The grading process: autograder.runner, its channel on 0 and 1, as the cold one."""
     _become_own(channel_in, channel_out, log)
     sys.argv = [sys.modules["gradkit_runner"].__file__, request["site"]]
-    try:
-        sys.modules["gradkit_runner"].main()
-    finally:
-        os._exit(0)
+    sys.modules["gradkit_runner"].main()
+    os._exit(0)
 
 
 def _become_own(stdin: int, stdout: int, stderr: int) -> None:
@@ -261,6 +274,28 @@ def _become_own(stdin: int, stdout: int, stderr: int) -> None:
     for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _mounts_under(tops: tuple[str, ...], hidden: list[str]) -> list[tuple[str, bool]]:
+    """(mount point, read-only) of the outermost mounts strictly below ``tops``, leaving out
+    ``hidden`` folders and what lies below them (from /proc/self/mountinfo)."""
+    found = []
+    with open("/proc/self/mountinfo") as info:
+        for line in info:
+            fields = line.split()
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4])
+            found.append((point, "ro" in fields[5].split(",")))
+    below = lambda path, top: path.startswith(top.rstrip("/") + "/")  # noqa: E731
+    keep: list[tuple[str, bool]] = []
+    for point, ro in sorted(dict(found).items(), key=lambda m: len(m[0])):
+        if not any(below(point, top) for top in tops):
+            continue
+        if any(point == h or below(point, h) for h in hidden):
+            continue
+        if any(below(point, k) for k, _ in keep):
+            continue  # it comes along with the mount it lies in (a recursive bind)
+        keep.append((point, ro))
+    return keep
 
 
 def _no_inheritable_capabilities() -> None:
@@ -290,10 +325,8 @@ def _run_kernel(request: dict, log: int) -> None:
     launcher = os.path.join(os.path.dirname(sys.modules["ipykernel"].__file__), os.pardir,
                             "ipykernel_launcher.py")  # fmt: skip
     sys.argv = [os.path.normpath(launcher), "-f", request["connection_file"]]
-    try:
-        IPKernelApp.launch_instance(argv=sys.argv[1:])
-    finally:
-        os._exit(0)
+    IPKernelApp.launch_instance(argv=sys.argv[1:])
+    os._exit(0)
 
 
 # ---------------------------------------------------------------------------------------

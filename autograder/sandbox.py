@@ -44,6 +44,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from functools import cache
@@ -51,6 +52,7 @@ from pathlib import Path
 
 MB = 1 << 20
 CGROUPS = Path("/sys/fs/cgroup")
+SANDBOX_GROUP = re.compile(r"gradkit-[0-9a-f]{12}")  # a sandbox's own cgroups, not a worker's
 NOBODY = 65534
 HOME = "/home/student"
 # Variables of the grader's environment a sandboxed process may see (values passed on).
@@ -403,9 +405,7 @@ def _cgroup_members(pid: int, controller: str) -> list[int]:
         _, names, path = line.split(":", 2)
         last = path.rstrip("/").rsplit("/", 1)[-1]
         # a sandbox's own group (gradkit-<12 hex>), never a worker's (gradkit-worker-<pid>)
-        if (controller in names.split(",") or names == "") and re.fullmatch(
-            r"gradkit-[0-9a-f]{12}", last
-        ):
+        if (controller in names.split(",") or names == "") and SANDBOX_GROUP.fullmatch(last):
             try:
                 procs = (root / path.lstrip("/") / "cgroup.procs").read_text().split()
             except (OSError, TypeError):
@@ -452,12 +452,18 @@ def confine_worker() -> None:
                            "memory.max": str(WORKER_MEMORY_MB * MB)})  # fmt: skip
 
 
-def remove_stale_cgroups() -> None:
-    """Remove empty cgroups left by sandboxes and workers that have exited."""
+def remove_stale_cgroups(min_age: float = 60.0) -> None:
+    """Remove empty cgroups left by sandboxes and workers that have exited. A sandbox's group
+    younger than ``min_age`` seconds stays: a warm kernel joins the group its grader made for
+    it a moment later (autograder.forkserver), maybe in another worker, which a removal
+    meanwhile would leave without one."""
+    now = time.time()
     for controller in ("pids", "memory", "cpu"):
         root = _controller(controller)
         for group in root.glob("gradkit-*") if root else []:
             try:
+                if SANDBOX_GROUP.fullmatch(group.name) and now - group.stat().st_mtime < min_age:
+                    continue
                 group.rmdir()  # fails while a process is still in it
             except OSError:
                 pass

@@ -53,16 +53,26 @@ def _kill(proc: subprocess.Popen) -> None:
         proc.wait(timeout=30)
 
 
+def _warm(cmdline: bytes) -> bool:
+    """A warm server's Python (or a fork of it), not the bwrap that started it."""
+    return b"autograder.forkserver" in cmdline and not cmdline.split(b"\0")[0].endswith(b"bwrap")
+
+
 def _wait_until_grading(worker: subprocess.Popen, run: subprocess.Popen) -> None:
-    """Wait until ``worker`` runs a job: a sandbox launcher is among its descendants."""
+    """Wait until ``worker`` runs a job: a sandbox launcher is among its descendants, or a
+    process forked by a warm server (autograder.forkserver), which outlives jobs itself."""
     deadline = time.monotonic() + 300
     while True:
+        lines = {}
         for pid in descendants([worker.pid]):
             try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
+                lines[pid] = Path(f"/proc/{pid}/cmdline").read_bytes()
+                parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError):
                 continue
-            if b"autograder/sandbox.py" in cmdline:
+            if b"autograder/sandbox.py" in lines[pid]:
+                return
+            if _warm(lines[pid]) and _warm(lines.get(parent, b"")):  # a fork of the server
                 return
         assert run.poll() is None, "the run ended before the worker took a job"
         assert time.monotonic() < deadline, "the worker never took a job"

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -218,3 +219,20 @@ def test_a_sandbox_whose_grader_died_while_it_started_does_not_start(tmp_path):
     for pid in orphans:
         os.kill(pid, 9)
     assert orphans == [] and not (private / "up").exists()
+
+
+def test_a_fresh_sandbox_cgroup_is_not_removed_before_its_kernel_joins_it():
+    """A warm kernel joins the cgroups its grader made a moment later (autograder.forkserver);
+    another worker's cleanup meanwhile must leave them, or that kernel fails to start."""
+    fds = sandbox.kernel_groups(Limits())
+    if not fds:
+        pytest.skip("no cgroups of gradkit's here (grading as a user without one)")
+    try:
+        groups = [Path(os.readlink(f"/proc/self/fd/{fd}")).parent for fd in fds]
+        sandbox.remove_stale_cgroups()
+        assert all(group.is_dir() for group in groups)
+        sandbox.remove_stale_cgroups(min_age=0)  # once old enough, and still empty: gone
+        assert not any(group.is_dir() for group in groups)
+    finally:
+        for fd in fds:
+            os.close(fd)
