@@ -178,11 +178,13 @@ def _fork(request: dict, fds: list[int], channel: socket.socket) -> None:
             flags |= CLONE_NEWNET
         _check(_libc().unshare(flags), "unshare")
         _mount(None, "/", None, MS_REC | MS_PRIVATE)
+        parent_alive, held = os.pipe()  # held open by this process until it ends
         init = os.fork()
         if init:  # wait for the namespace's init; its end is the kernel's
             _, code = os.waitpid(init, 0)
             os._exit(os.waitstatus_to_exitcode(code) & 0xFF)
-        _init(request, streams)
+        os.close(held)
+        _init(request, streams, parent_alive)
     except BaseException:  # noqa: BLE001  say why in the kernel's log, then end
         import traceback
 
@@ -193,7 +195,7 @@ def _fork(request: dict, fds: list[int], channel: socket.socket) -> None:
     os._exit(status)
 
 
-def _init(request: dict, streams: list[int]) -> None:
+def _init(request: dict, streams: list[int], parent_alive: int) -> None:
     """PID 1 of the namespace: its filesystem, then the kernel or grading process as nobody."""
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     # Its folders: the kernel's (connection file, sockets), or the grading process's site
@@ -210,16 +212,22 @@ def _init(request: dict, streams: list[int]) -> None:
     size = f"size={request['disk_mb'] * MB},mode=1777"
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, size)
     _mount("tmpfs", HOME, "tmpfs", MS_NOSUID | MS_NODEV, size)
-    for folder in folders:
-        if os.path.isdir(folder):  # still visible (not under /tmp): cover its siblings
-            _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-    for fd, path, writable in [*kept, *binds]:
+
+    def bind(fd: int, path: str, writable: bool) -> None:
         os.makedirs(path, mode=0o755, exist_ok=True)
         _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
         if not writable:
             flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV
             _mount(None, path, None, flags)
         os.close(fd)
+
+    for mount in kept:
+        bind(*mount)
+    for folder in folders:  # after the kept mounts, which might hold one (TMPDIR in a venv)
+        if os.path.isdir(folder):  # visible: cover the other kernels' folders or sites
+            _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    for mount in binds:
+        bind(*mount)
     if not request["network"]:
         _loopback_up()
     last = int(open("/proc/sys/kernel/cap_last_cap").read())
@@ -231,6 +239,9 @@ def _init(request: dict, streams: list[int]) -> None:
     os.setuid(NOBODY)  # the effective, permitted and ambient capabilities go with root
     _no_inheritable_capabilities()
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # a change of user cleared it
+    if select.select([parent_alive], [], [], 0)[0]:  # end of file: its parent died meanwhile
+        os._exit(1)
+    os.close(parent_alive)
     kernel = os.fork()
     if kernel:
         for fd in streams:
@@ -318,8 +329,11 @@ def _loopback_up() -> None:
 def _run_kernel(request: dict, log: int) -> None:
     """The student's kernel: ipykernel, in this already-imported interpreter."""
     _become_own(os.open(os.devnull, os.O_RDONLY), log, os.dup(log))
-    # random and numpy.random reseed themselves in a fork (os.register_at_fork): no two
-    # kernels draw the same numbers (tests/autograder/test_forkserver.py)
+    # No two kernels draw the same numbers (tests/autograder/test_forkserver.py): random
+    # reseeds itself in a fork (os.register_at_fork); numpy's global generator does not,
+    # should a preloaded module have imported it
+    if "numpy.random" in sys.modules:
+        sys.modules["numpy.random"].seed()
     from ipykernel.kernelapp import IPKernelApp
 
     launcher = os.path.join(os.path.dirname(sys.modules["ipykernel"].__file__), os.pardir,
