@@ -390,3 +390,29 @@ def test_a_server_that_died_is_replaced_and_a_failed_fork_starts_the_kernel_cold
     monkeypatch.setattr(forkserver.Zygote, "spawn", refuse)
     (out,) = run(tmp_path, "print('THREE', b'forkserver' in open('/proc/1/cmdline', 'rb').read())")
     assert said(out, "THREE") is False  # a cold kernel: bwrap is its namespace's init
+
+
+UNCOVER = r"""
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+read, write = os.pipe()
+if os.fork() == 0:  # single-threaded, as a user namespace needs
+    found = [libc.unshare(0x10000000 | 0x00020000)]  # a user and a mount namespace: root there
+    for target in (b"/tmp", b"/home/student", b"/proc"):
+        found.append(libc.umount2(target, 2))  # detach what covers the server's mounts
+    found.append(sorted(os.listdir("/tmp")))
+    os.write(write, repr(found).encode())
+    os._exit(0)
+os.close(write)
+os.wait()
+print("UNCOVER", os.read(read, 1 << 16).decode())
+"""
+
+
+def test_root_in_a_user_namespace_cannot_uncover_the_servers_mounts(tmp_path):
+    """What covers the server's /tmp (every kernel's folder), home and /proc in a fork stays:
+    mounts that came from a more privileged namespace are locked together."""
+    (out,) = run(tmp_path, UNCOVER)
+    made, *detached, listing = said(out, "UNCOVER")
+    assert made == 0  # the namespace is made: the attack is real
+    assert detached == [-1, -1, -1] and len(listing) == 1  # its own folder's path alone
