@@ -22,7 +22,7 @@ from pathlib import Path
 
 from autograder.grading_site import binds, site
 from autograder.harness import Answer, decode_value, encode_inputs
-from autograder.sandbox import Limits, command, kernel_groups, python_of
+from autograder.sandbox import Limits, command, python_of
 
 MAX_LINE = 64 << 20  # bytes of one message from the process; more and it is stopped
 RESTARTS = 6  # starts after the first (a hung cell or call, a crash), at most
@@ -152,18 +152,16 @@ class CallBox:
         visible, its channel on two pipes, as a cold one's (autograder.forkserver)."""
         stdin, to_process = os.pipe()
         from_process, stdout = os.pipe()
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
-        fds = [os.open(log, flags, 0o600), stdin, stdout, *kernel_groups(self.limits)]
         try:
             sites = [(str(self.site), False), (str(self.warm.home), False)]
-            process = self.warm.spawn(sites, fds, site=str(self.site))
+            process = self.warm.spawn(sites, log, (stdin, stdout), site=str(self.site))
         except BaseException:
             os.close(to_process)
             os.close(from_process)
             raise
         finally:
-            for fd in fds:
-                os.close(fd)
+            os.close(stdin)
+            os.close(stdout)
         process.stdin = os.fdopen(to_process, "wb")
         process.stdout = os.fdopen(from_process, "rb")
         return process

@@ -364,14 +364,13 @@ class WarmProcess:
         self.pidfd = pidfd
         self.pid = _host_pid(pidfd)
         self.returncode: int | None = None
+        self._killed = False
 
     def poll(self) -> int | None:
         if self.returncode is None and select.select([self.pidfd], [], [], 0)[0]:
             self.returncode = -signal.SIGKILL if self._killed else 1
             os.close(self.pidfd)
         return self.returncode
-
-    _killed = False
 
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is None:
@@ -446,17 +445,29 @@ class Zygote:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def spawn(self, binds: list[tuple[str, bool]], fds: list[int], **request) -> WarmProcess:
+    def spawn(self, binds: list[tuple[str, bool]], log: str, streams: tuple[int, ...] = (),
+              **request) -> WarmProcess:  # fmt: skip
         """Fork one sandbox that sees the folders ``binds`` ((path, writable): a kernel's own
-        folder; a grading process's site) and no other of the server's. ``fds``: its log,
-        for a grading process its channel's two ends, then its cgroups' ``cgroup.procs``
-        (autograder.sandbox.kernel_groups)."""
+        folder; a grading process's site) and no other of the server's, in cgroups of its
+        own (autograder.sandbox.kernel_groups), writing to ``log`` (made anew; a grader's
+        file, never followed through a link). ``streams``: a grading process's channel, the
+        two ends it keeps; the caller closes them."""
+        from autograder.sandbox import kernel_groups
+
         limits = self.limits
         request.update(profile=self.profile, binds=binds, memory_mb=limits.memory_mb,
                        cpu_seconds=limits.cpu_seconds, file_size_mb=limits.file_size_mb,
                        disk_mb=limits.disk_mb, network=limits.network)  # fmt: skip
-        socket.send_fds(self.sock, [json.dumps(request).encode()], fds)
-        message, got, _, _ = socket.recv_fds(self.sock, 1 << 12, 1, socket.MSG_CMSG_CLOEXEC)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+        own = [os.open(log, flags, 0o600)]
+        try:
+            own += kernel_groups(limits)
+            socket.send_fds(self.sock, [json.dumps(request).encode()],
+                            [own[0], *streams, *own[1:]])  # fmt: skip
+            _, got, _, _ = socket.recv_fds(self.sock, 1 << 12, 1, socket.MSG_CMSG_CLOEXEC)
+        finally:
+            for fd in own:
+                os.close(fd)
         if not got:
             raise RuntimeError(f"the warm {self.profile} server did not fork")
         return WarmProcess(got[0])

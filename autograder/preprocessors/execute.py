@@ -40,7 +40,6 @@ from autograder.sandbox import (
     NOBODY,
     Limits,
     command,
-    kernel_groups,
     reap_strays,
     remove_stale_cgroups,
     require_isolation,
@@ -122,24 +121,19 @@ class SandboxKernelManager(AsyncKernelManager):
     """A kernel manager whose kernel command goes through the sandbox launcher."""
 
     wrap = None  # set by GradkitExecute: list[str] -> list[str]
-    warm = None  # set by GradkitExecute: (Zygote, log, Limits) to fork the kernel from
+    warm = None  # set by GradkitExecute: (Zygote, log) to fork the kernel from
     client_factory = Type(SandboxKernelClient, klass=AsyncKernelClient)
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         if self.warm is None or "ipykernel_launcher" not in " ".join(self.kernel_spec.argv):
             return await super()._async_launch_kernel(kernel_cmd, **kw)
-        zygote, log, limits = self.warm
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
-        fds = [os.open(log, flags, 0o600), *kernel_groups(limits)]
+        zygote, log = self.warm
+        private = os.path.dirname(self.connection_file)
         try:
-            private = os.path.dirname(self.connection_file)
-            process = zygote.spawn([(private, True)], fds, connection_file=self.connection_file)
+            process = zygote.spawn([(private, True)], log, connection_file=self.connection_file)
         except (OSError, RuntimeError) as exc:  # the server died meanwhile: start it cold
             self.log.warning("Warm kernel server failed (%s); this kernel starts cold", exc)
             return await super()._async_launch_kernel(kernel_cmd, **kw)
-        finally:
-            for fd in fds:
-                os.close(fd)
         provisioner = self.provisioner
         # No process group: signals go through the pidfd (WarmProcess.send_signal)
         provisioner.process, provisioner.pid, provisioner.pgid = process, process.pid, None
@@ -233,7 +227,7 @@ class GradkitExecute(Execute):
             log = os.path.join(self._logs, "kernel.log")
             km.wrap = lambda cmd: command(cmd, self.limits, rw=(private,), log=log,
                                           sandbox=self.sandbox)  # fmt: skip
-            km.warm = (self._zygote, log, self.limits) if self._zygote else None
+            km.warm = (self._zygote, log) if self._zygote else None
         return km
 
     def setup_kernel(self, **kwargs):
