@@ -26,6 +26,7 @@ difference is meaningful.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from math import ceil, prod
 
 import numpy as np
@@ -37,6 +38,7 @@ from gradlib.layers import loss_from_logits as data_loss
 from gradlib.nn import (
     check_forward,
     check_lambd,
+    check_shapes,
     check_targets,
     forward_checked,
     l2_penalty,
@@ -132,10 +134,12 @@ def _differences(params, X, Y, hidden, output, lambd, keep_prob, dropout_seed, e
     # Validated here, once: the passes below run on checked arrays (X and every block
     # finite, shapes that fit, known activations, Y of the output's shape).
     check_lambd(lambd)
-    X, L = check_forward(X, params, hidden, output, keep_prob, dropout_seed)
+    X, L = check_forward(X, params, hidden, output, keep_prob, dropout_seed, blocks=False)
+    theta, spec = _unrolled(params, L)
+    if not np.logical_and.reduce(np.isfinite(theta)):  # every block at once
+        check_shapes(X, params)  # raises, naming the block and the entry
     # The loss comes from the logits Z_L: the output activation A_L is not needed
     _, caches = forward_checked(X, params, L, hidden, "identity", keep_prob, dropout_seed)
-    theta, spec = _unrolled(caches)
     if theta.dtype != np.float64:
         warn_if_low_precision(theta, "params")
     Y = check_targets(Y, caches[-1]["activation"][1].shape, output)
@@ -159,14 +163,14 @@ def _differences(params, X, Y, hidden, output, lambd, keep_prob, dropout_seed, e
     return {"spec": spec, "numeric": numeric, "kinks": kinks, "run": run}
 
 
-def _unrolled(caches) -> tuple[np.ndarray, ParamSpec]:
-    """params_to_vector of the parameters in ``caches``, without checking them again.
+def _unrolled(params, L) -> tuple[np.ndarray, ParamSpec]:
+    """params_to_vector of params W1, b1, ..., WL, bL, without checking them again.
 
-    check_forward has checked them (arrays of real numbers, finite, of shapes that fit), so
-    only its conversion is left: integers and booleans become float64, floats keep their type.
+    check_forward has checked them (arrays of real numbers, of shapes that fit), so only its
+    conversion is left: integers and booleans become float64, floats keep their type.
     """
-    arrays = [np.asarray(a) for cache in caches for a in cache["linear"][1:]]
-    names = tuple(f"{p}{layer}" for layer in range(1, len(caches) + 1) for p in "Wb")
+    names = _block_names(L)
+    arrays = [np.asarray(params[name]) for name in names]
     offsets, size = [], 0
     for a in arrays:
         offsets.append(size)
@@ -184,24 +188,35 @@ class _Run:
     def __init__(self, caches, Y, hidden, output, lambd):
         self.caches, self.Y, self.hidden, self.output, self.lambd = caches, Y, hidden, output, lambd
         self.L, self.m = len(caches), Y.shape[1]
+        self.kinked = hidden in KINKED
         self.norms = [square_norm(c["linear"][1]) for c in caches] if lambd else []
-        sizes = [c["linear"][1].size * self.m for c in caches]  # multiply-adds of each product
+        shapes = [c["linear"][1].shape for c in caches]  # (n_l, n_{l-1})
+        sizes = [n * n_prev * self.m for n, n_prev in shapes]  # multiply-adds of each product
         self.above = [sum(sizes[k:]) for k in range(1, self.L + 1)]  # of layers above l
         self.forward_macs = sum(sizes)
         self.macs = 2 * self.forward_macs  # the unperturbed pass, and W_l A_{l-1} for the b_l
-        shapes = [c["linear"][1].shape for c in caches]  # (n_l, n_{l-1})
-        self.batch = max(1, BATCH_ELEMENTS // (max(n for n, _ in shapes) * self.m))
+        widest = max(n for n, _ in shapes)
+        self.batch = max(1, BATCH_ELEMENTS // (widest * self.m))
         # The most passes one batch holds: a layer's group of columns of [W_l | b_l] (see
         # _layer), or self.batch when one column is more
         most = max(
             min(2 * n * min(max(1, self.batch // (2 * n)), n_prev + 1), self.batch)
             for n, n_prev in shapes
         )
-        # Where each buffer of the passes, A_k and Z_k (B, n_k, m), starts in the workspace
+        # The logits Z_L of passes whose loss is still to compute: all of them at once (one
+        # loss for every layer of a small network) up to a quarter of BATCH_ELEMENTS (the
+        # loss's temporaries stay in the cache), or one batch when that is more
+        self.passes = 2 * sum(n * (n_prev + 1) for n, n_prev in shapes)
+        n_L = shapes[-1][0]
+        self.capacity = min(self.passes, max(self.batch, BATCH_ELEMENTS // (4 * n_L * self.m)))
+        # Where each buffer, A_k and Z_k (B, n_k, m) below layer L and Z_L, starts in the
+        # workspace
         self.starts, end = {}, 0
         for k, (n, _) in enumerate(shapes, 1):
-            for kind in ("A",) * (k < self.L) + ("Z",) * (k > 1 or self.L == 1):
+            kinds = ("A",) * (k < self.L) + ("Z",) * (1 < k < self.L)
+            for kind in kinds:
                 self.starts[kind, k], end = end, end + most * n * self.m
+        self.starts["Z", self.L], end = end, end + self.capacity * n_L * self.m
         self.workspace_size, self.workspace = end, None
 
     def cost(self) -> float:
@@ -215,131 +230,129 @@ class _Run:
 
     def all_layers(self, spec, moved):
         """Yield (θ indices, J at θ + h, J at θ − h, kink) batch by batch, for every layer;
-        kink is None for an activation without a kink.
+        kink is None where no pre-activation of a kink moved across it.
 
-        ``moved`` (2, n) holds the perturbed values θ + h and θ − h of every entry.
+        ``moved`` (2, n) holds the perturbed values θ + h and θ − h of every entry. The
+        loss of the passes waits until BATCH_ELEMENTS of logits are pending (or the end):
+        one call of the loss for every layer of a small network.
         """
+        data = np.empty(self.passes)  # each pass's data term, in the order computed
+        self.filled = self.done = 0  # passes pending; passes whose data term is in ``data``
+        batches = []  # (θ indices, first pass, passes, ‖W_layer‖²_F, kink, layer)
         for layer in range(1, self.L + 1):
-            yield from self._layer(layer, spec.block(f"W{layer}").start, moved)
+            at = spec.block(f"W{layer}").start
+            for where, Z_rows, norm in self._layer(layer, at, moved):
+                B, kinks = Z_rows.shape[0], []
+                first = self.done + self.filled
+                for s in range(0, B, self.batch):
+                    part = Z_rows[s : s + self.batch]
+                    if self.filled + part.shape[0] > self.capacity:
+                        self._flush(data)
+                    out = self._pending()[self.filled : self.filled + part.shape[0]]
+                    kinks.append(self._passes(layer, s, part, out))
+                    self.filled += part.shape[0]
+                kink = None if kinks[0] is None else np.concatenate(kinks)
+                batches.append((where, first, B, norm, kink, layer))
+        self._flush(data)
+        for where, first, B, norm, kink, layer in batches:
+            J = data[first : first + B]
+            if self.lambd:
+                norms = list(self.norms)
+                norms[layer - 1] = norm
+                J = J + l2_penalty(norms, self.lambd, self.m)
+            half = B // 2
+            yield where, J[:half], J[half:], None if kink is None else kink[:half] | kink[half:]
+
+    def _flush(self, data):
+        """The data term of the pending passes, into ``data``."""
+        if self.filled:
+            pending = self._pending()[: self.filled]
+            data[self.done : self.done + self.filled] = data_loss(pending, self.Y, self.output)
+            self.done, self.filled = self.done + self.filled, 0
 
     def _layer(self, layer, at, moved):
-        """Batches of the entries of W_layer and b_layer (θ[at:] on), a group of columns of
-        [W_layer | b_layer] at a time (b_layer is the column after W_layer's last), each
-        entry moved both ways in the same batch: one batch for all of a small layer."""
+        """Batches (θ indices, Z_rows, ‖W_layer‖²_F per pass or None) of the entries of
+        W_layer and b_layer (θ[at:] on), a group of columns of [W_layer | b_layer] at a time
+        (b_layer is the column after W_layer's last), each entry moved both ways in the same
+        batch: one batch for all of a small layer. Pass k of a batch differs from the
+        unperturbed one in row k mod n_layer of Z_layer, which is Z_rows[k] (shape (m,))."""
         A_prev, W, b = self.caches[layer - 1]["linear"]
         n_l, n_prev = W.shape
         W_moved = moved[:, at : at + W.size].reshape(2, n_l, n_prev)
         b_moved = moved[:, at + W.size : at + W.size + n_l].reshape(2, n_l, 1)
-        # θ index of each entry of [W_layer | b_layer], column by column (the batches' order)
-        where = np.empty((n_prev + 1, n_l), dtype=np.intp)
-        where[:n_prev] = np.arange(W.size).reshape(n_l, n_prev).T
-        where[n_prev] = W.size + np.arange(n_l)
-        where = at + where.ravel()
+        where = at + _column_order(n_l, n_prev)  # the θ index of each pass, way aside
         group = max(1, self.batch // (2 * n_l))
         for start in range(0, n_prev + 1, group):
             stop = min(start + group, n_prev + 1)
-            cols = np.arange(start, min(stop, n_prev))  # the columns of W_layer in this batch
-            span = slice(start, start + cols.size)
+            cols = min(stop, n_prev) - start  # the columns of W_layer in this batch
             Z_rows = np.empty((2, stop - start, n_l, self.m))  # [way, column, row moved]
             norm = np.empty((2, stop - start, n_l)) if self.lambd else None
-            if cols.size:
-                # W_layer with all of column c moved: row r of its product is the black
-                # box's row r of Z_layer when W_layer[r, c] alone moves.
-                moved_W = np.empty((2, cols.size, n_l, n_prev))
-                moved_W[...] = W
-                moved_W[:, np.arange(cols.size), :, cols] = W_moved[..., span].transpose(2, 0, 1)
-                np.add(moved_W @ A_prev, b, out=Z_rows[:, : cols.size])  # linear_forward
+            if cols:
+                # W_layer with all of column c moved, for each column c of the batch: row r
+                # of its product is the black box's row r of Z_layer when W_layer[r, c]
+                # alone moves.
+                chosen = _single_column(n_prev)[start : start + cols]
+                moved_W = np.where(chosen, W_moved[:, None], W)
+                np.add(moved_W @ A_prev, b, out=Z_rows[:, :cols])  # linear_forward
                 if self.lambd:  # nn.square_norm of each moved W_layer, from its row sums
-                    sums = np.empty((2, cols.size, n_l, n_l))
+                    sums = np.empty((2, cols, n_l, n_l))
                     sums[...] = np.sum(np.square(W), axis=-1)  # square_norm's inner sums
                     diagonal = np.arange(n_l)
                     sums[..., diagonal, diagonal] = np.sum(np.square(moved_W), axis=-1)
-                    norm[:, : cols.size] = np.sum(sums, axis=-1)
+                    norm[:, :cols] = np.sum(sums, axis=-1)
             if stop > n_prev:  # b_layer moved: linear_forward's product W A_prev, plus b
                 np.add(W @ A_prev, b_moved, out=Z_rows[:, -1])
                 if self.lambd:
                     norm[:, -1] = self.norms[layer - 1]
-            self.macs += (
-                2 * cols.size * W.size * self.m + Z_rows[..., 0].size * self.above[layer - 1]
+            self.macs += 2 * cols * W.size * self.m + Z_rows[..., 0].size * self.above[layer - 1]
+            yield (
+                where[start * n_l : stop * n_l],
+                Z_rows.reshape(-1, self.m),
+                None if norm is None else norm.ravel(),
             )
-            J, kink = self._evaluate(
-                layer, Z_rows.reshape(-1, self.m), None if norm is None else norm.ravel()
-            )
-            half = J.size // 2
-            if kink is not None:
-                kink = kink[:half] | kink[half:]
-            yield where[start * n_l : stop * n_l], J[:half], J[half:], kink
 
-    def _evaluate(self, layer, Z_rows, norm):
-        """J and kink flags, shape (B,), for B passes that differ from the unperturbed one
-        in row k mod n_layer of Z_layer, which is Z_rows[k] (shape (m,)); ``norm`` (B,) is
-        their ‖W_layer‖²_F (None when λ = 0)."""
-        B = Z_rows.shape[0]
-        if B <= self.batch:
-            return self._passes(layer, 0, Z_rows, norm)
-        J, kink = [], []
-        for s in range(0, B, self.batch):
-            part = slice(s, s + self.batch)
-            j, k = self._passes(layer, s, Z_rows[part], None if norm is None else norm[part])
-            J.append(j)
-            kink.append(k)
-        return np.concatenate(J), None if kink[0] is None else np.concatenate(kink)
-
-    def _passes(self, layer, first, Z_rows, norm):
-        """J and kinks (None without a kink) of B passes that differ from the unperturbed one
-        in row (first + k) mod n_layer of Z_layer, which is Z_rows[k]; the (B, n, m) arrays
-        of the layers above live in buffers kept across batches (allocating them anew each
-        time made the check page-fault bound: a third of its time in the kernel on the
-        8×8-digits network)."""
+    def _passes(self, layer, first, Z_rows, out):
+        """Z_L, into ``out`` (B, n_L, m), of B passes that differ from the unperturbed one
+        in row (first + k) mod n_layer of Z_layer, which is Z_rows[k]; their kink flags
+        (None without a kink). The (B, n, m) arrays of the layers between live in buffers
+        kept across batches (allocating them anew each time made the check page-fault
+        bound: a third of its time in the kernel on the 8×8-digits network)."""
         B = Z_rows.shape[0]
         cache = self.caches[layer - 1]
         Z_base = cache["activation"][1]
-        kink = np.zeros(B, bool) if self.hidden in KINKED else None
-        if layer == self.L and Z_base.shape[0] == 1:
-            Z = Z_rows[:, None]  # the moved row is all of Z_L
-            return self._cost(Z, layer, norm), kink
-        passes = np.arange(B)
-        rows = (passes + first) % Z_base.shape[0]
         if layer == self.L:
-            Z = self._buffer(("Z", layer), (B, *Z_base.shape))
-            Z[...] = Z_base
-            Z[passes, rows] = Z_rows
-        else:
-            mask = cache["dropout"][0][rows] if cache["dropout"] else None
-            if self.hidden in KINKED:
-                kink |= self._crossed(Z_rows, Z_base[rows], mask)
-            A_rows = self._activate(Z_rows, Z_rows)  # Z_rows is not needed after this
+            if Z_base.shape[0] == 1:
+                out[:, 0] = Z_rows  # the moved row is all of Z_L
+            else:
+                passes, rows = _rows(B, first, Z_base.shape[0])
+                out[...] = Z_base
+                out[passes, rows] = Z_rows
+            return None
+        passes, rows = _rows(B, first, Z_base.shape[0])
+        mask = cache["dropout"][0][rows] if cache["dropout"] else None
+        kink = self._crossed(Z_rows, Z_base[rows], mask) if self.kinked else None
+        A_rows = self._activate(Z_rows, Z_rows)  # Z_rows is not needed after this
+        if mask is not None:
+            A_rows = apply_dropout(A_rows, mask, cache["dropout"][1])
+        A = self._buffer(("A", layer), (B, *Z_base.shape))
+        A[...] = self.caches[layer]["linear"][0]
+        A[passes, rows] = A_rows
+        for k in range(layer + 1, self.L + 1):
+            above = self.caches[k - 1]
+            _, W, b = above["linear"]
+            Z = out if k == self.L else self._buffer(("Z", k), (B, W.shape[0], self.m))
+            np.matmul(W, A, out=Z)  # linear_forward's W @ A + b, into the buffer
+            Z += b
+            if k == self.L:
+                break
+            mask = above["dropout"][0] if above["dropout"] else None
+            if self.kinked:
+                kink |= self._crossed(Z, above["activation"][1], mask, axes=(-2, -1))
+            A = self._buffer(("A", k), Z.shape)
+            self._activate(Z, A)
             if mask is not None:
-                A_rows = apply_dropout(A_rows, mask, cache["dropout"][1])
-            A = self._buffer(("A", layer), (B, *Z_base.shape))
-            A[...] = self.caches[layer]["linear"][0]
-            A[passes, rows] = A_rows
-            for k in range(layer + 1, self.L + 1):
-                above = self.caches[k - 1]
-                _, W, b = above["linear"]
-                Z = self._buffer(("Z", k), (B, W.shape[0], self.m))
-                np.matmul(W, A, out=Z)  # linear_forward's W @ A + b, into the buffer
-                Z += b
-                if k == self.L:
-                    break
-                mask = above["dropout"][0] if above["dropout"] else None
-                if self.hidden in KINKED:
-                    kink |= self._crossed(Z, above["activation"][1], mask, axes=(-2, -1))
-                A = self._buffer(("A", k), Z.shape)
-                self._activate(Z, A)
-                if mask is not None:
-                    A[...] = apply_dropout(A, mask, above["dropout"][1])
-        return self._cost(Z, layer, norm), kink
-
-    def _cost(self, Z, layer, norm):
-        """J of the passes with logits Z (B, n_L, m); ``norm`` (B,): their ‖W_layer‖²_F."""
-        J = data_loss(Z, self.Y, self.output)
-        if self.lambd:
-            norms = list(self.norms)
-            if norm is not None:
-                norms[layer - 1] = norm
-            J = J + l2_penalty(norms, self.lambd, self.m)
-        return J
+                A[...] = apply_dropout(A, mask, above["dropout"][1])
+        return kink
 
     def _buffer(self, key, shape):
         """A float64 array of ``shape`` (B, n_k, m) for buffer ``key``, a view of the workspace.
@@ -353,6 +366,11 @@ class _Run:
             self.workspace = np.empty(self.workspace_size)
         start = self.starts[key]
         return self.workspace[start : start + prod(shape)].reshape(shape)
+
+    def _pending(self):
+        """The workspace's Z_L buffer, (capacity, n_L, m): the logits of the pending passes."""
+        shape = (self.capacity, *self.caches[-1]["activation"][1].shape)
+        return self._buffer(("Z", self.L), shape)
 
     def _activate(self, Z, out):
         """activation_forward(Z, hidden)[0], written into ``out`` (the same values); out."""
@@ -370,3 +388,37 @@ class _Run:
         if mask is not None:
             moved &= mask != 0
         return np.any(moved, axis=axes)
+
+
+@lru_cache(maxsize=16)
+def _block_names(L: int) -> tuple[str, ...]:
+    """("W1", "b1", ..., "WL", "bL")."""
+    return tuple(f"{p}{layer}" for layer in range(1, L + 1) for p in "Wb")
+
+
+@lru_cache(maxsize=64)
+def _column_order(n_l: int, n_prev: int) -> np.ndarray:
+    """Where each entry of [W_l | b_l], column by column, is in θ from W_l's start."""
+    order = np.empty((n_prev + 1, n_l), dtype=np.intp)
+    order[:n_prev] = np.arange(n_l * n_prev).reshape(n_l, n_prev).T
+    order[n_prev] = n_l * n_prev + np.arange(n_l)
+    return _frozen(order.ravel())
+
+
+@lru_cache(maxsize=64)
+def _single_column(n: int) -> np.ndarray:
+    """(n, 1, n) bool: entry c selects column c of an (·, n) matrix (np.where's mask)."""
+    return _frozen(np.eye(n, dtype=bool)[:, None, :])
+
+
+@lru_cache(maxsize=256)
+def _rows(B: int, first: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pass k of a batch and the row (first + k) mod n of Z_l it moves, for k < B."""
+    passes = np.arange(B)
+    return _frozen(passes), _frozen((passes + first) % n)
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """``a``, read-only: the cached index arrays above are shared by every run."""
+    a.flags.writeable = False
+    return a

@@ -108,9 +108,16 @@ def forward(
     return forward_checked(X, params, L, hidden, output, keep_prob, dropout_seed)
 
 
-def check_forward(X, params, hidden="relu", output="sigmoid", keep_prob=1.0, dropout_seed=None):
-    """Validate forward's arguments once (GradCheckError naming what is wrong); X and L."""
-    X, L = check_shapes(X, params)
+def check_forward(
+    X, params, hidden="relu", output="sigmoid", keep_prob=1.0, dropout_seed=None, *, blocks=True
+):
+    """Validate forward's arguments once (GradCheckError naming what is wrong); X and L.
+
+    ``blocks=False`` leaves out the check that each block of params is finite, for a caller
+    that checks them all at once (gradlib.netgrad, on θ) and calls check_shapes for the
+    message when one is not.
+    """
+    X, L = check_shapes(X, params, blocks=blocks)
     check_name(hidden, HIDDEN, "hidden activation")
     check_name(output, OUTPUTS, "output")
     _check_dropout(keep_prob, dropout_seed)
@@ -262,8 +269,11 @@ def l2_penalty(norms: list, lambd: float, m: int):
     return lambd * total / (2 * m)
 
 
-def check_shapes(X, params) -> tuple[np.ndarray, int]:
-    """Check that X (n_x, m) and params W1, b1, ..., WL, bL fit together; return X and L."""
+def check_shapes(X, params, *, blocks=True) -> tuple[np.ndarray, int]:
+    """Check that X (n_x, m) and params W1, b1, ..., WL, bL fit together; return X and L.
+
+    X and (unless ``blocks`` is False) every block of params must be finite.
+    """
     X = as_float_array(X, "X")
     if X.ndim != 2:
         raise GradCheckError(
@@ -284,7 +294,9 @@ def check_shapes(X, params) -> tuple[np.ndarray, int]:
         )
     require_finite(X, "X")
     for key in sorted(expected, key=lambda k: (int(k[1:]), k[0])):
-        require_finite(as_float_array(params[key], key), key)
+        block = as_float_array(params[key], key)
+        if blocks:
+            require_finite(block, key)
     rows = X.shape[0]
     for layer in range(1, L + 1):
         W, b = np.shape(params[f"W{layer}"]), np.shape(params[f"b{layer}"])

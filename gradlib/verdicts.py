@@ -13,6 +13,7 @@ takes the scale from here, so their verdicts agree.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,13 +70,25 @@ def relative_difference(a, b) -> float:
         )
     require_finite(a, "a")
     require_finite(b, "b")
-    scale = max(np.max(np.abs(a), initial=0.0), np.max(np.abs(b), initial=0.0))
+    scale = max(_largest(a), _largest(b))
     if scale > 1e150 or 0 < scale < 1e-150:  # squares would overflow or underflow
         a, b = a / scale, b / scale
-    denominator = np.linalg.norm(a) + np.linalg.norm(b)
+    denominator = _norm(a) + _norm(b)
     if denominator == 0:
         return 0.0
-    return float(np.linalg.norm(a - b) / denominator)
+    return _norm(a - b) / denominator
+
+
+def _largest(a: np.ndarray) -> float:
+    """max |a_i| (0 for an empty array)."""
+    return float(np.maximum.reduce(np.abs(a), axis=None, initial=0.0))
+
+
+def _norm(a: np.ndarray) -> float:
+    """‖a‖₂ of a real array, as np.linalg.norm computes it (√(a·a)), without its dispatch
+    (relative_difference of two 17-entry vectors: 17.5 µs with np.linalg.norm, 7.5 µs so)."""
+    flat = a.ravel(order="K")
+    return math.sqrt(flat.dot(flat))
 
 
 def thresholds(dtype=np.float64, eps: float | None = None, method: str = "central") -> Thresholds:

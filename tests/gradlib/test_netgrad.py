@@ -314,8 +314,7 @@ def test_a_batch_split_anywhere_gives_the_same_gradient(monkeypatch, budget):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
 def test_theta_is_unrolled_as_params_to_vector_does(dtype):
     params = {k: (v * 3).astype(dtype) for k, v in init_params([3, 4, 2, 1], seed=1).items()}
-    _, caches = forward(np.ones((3, 2)), params)
-    theta, spec = netgrad._unrolled(caches)
+    theta, spec = netgrad._unrolled(params, 3)
     expected, expected_spec = params_to_vector(params)
     assert theta.dtype == expected.dtype and spec == expected_spec
     np.testing.assert_array_equal(theta, expected)
@@ -369,6 +368,10 @@ def test_bad_inputs_name_what_is_wrong():
         check_network(params, X, Y, {k: v for k, v in grads.items() if k != "db2"})
     with pytest.raises(GradCheckError, match=r"X contains nan"):
         numerical_network_gradient(params, np.full((3, 5), np.nan), Y)
+    broken = params["W2"].copy()
+    broken[0, 2] = np.inf  # the blocks are checked at once, on θ: the message still names it
+    with pytest.raises(GradCheckError, match=r"^W2 contains inf at \[0, 2\]"):
+        numerical_network_gradient(dict(params, W2=broken), X, Y)
     with pytest.raises(
         GradCheckError, match="unknown hidden activation 'ReLU'; choose one of relu"
     ):
