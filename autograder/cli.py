@@ -257,6 +257,10 @@ def _run(args) -> int:
         for path in generate(args.assignments or None):
             print(f"wrote {path}")
     elif args.command == "autograde":
+        if not args.scheduler:  # the workers' fork server imports while this process does
+            from autograder.pool import start_server
+
+            start_server()
         from autograder.autograde import autograde, terminal_progress
 
         summary = autograde(args.assignment, args.course_dir, workers=args.workers,
