@@ -233,8 +233,8 @@ class _Run:
         kink is None where no pre-activation of a kink moved across it.
 
         ``moved`` (2, n) holds the perturbed values θ + h and θ − h of every entry. The
-        loss of the passes waits until BATCH_ELEMENTS of logits are pending (or the end):
-        one call of the loss for every layer of a small network.
+        loss of the passes waits until their logits fill the pending buffer (``capacity``
+        passes) or the passes end: one call of the loss for every layer of a small network.
         """
         data = np.empty(self.passes)  # each pass's data term, in the order computed
         self.filled = self.done = 0  # passes pending; passes whose data term is in ``data``
