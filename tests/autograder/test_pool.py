@@ -2,8 +2,14 @@
 
 import os
 import tempfile
+from multiprocessing import forkserver
+
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder import pool
+from autograder.forkserver import available
+from autograder.preprocessors.execute import GradkitExecute
 
 
 def test_workers_get_the_callers_environment_and_folder_as_they_are_when_the_pool_is_made(
@@ -49,3 +55,28 @@ def test_workers_are_spawned_when_the_fork_server_cannot_start(tmp_path, monkeyp
     finally:
         pool.stop(workers)
     assert parent == os.getpid() and temporary == str(tmp_path)
+
+
+@pytest.mark.skipif(not available(True), reason="the sandbox needs root and bubblewrap")
+def test_a_students_kernel_cannot_reach_the_workers_fork_server(tmp_path):
+    # The server forks root processes for whoever sends it a request on its socket. The
+    # socket is a file in the grader's temporary folder (mode 700, root's), which a
+    # kernel's own /tmp, mount and network namespaces leave it no way to see or reach.
+    pool.start_server()
+    address = forkserver._forkserver._forkserver_address
+    probe = f"""
+import os, socket
+sockets = [line.split()[-1] for line in open("/proc/net/unix").read().splitlines()[1:]]
+try:
+    socket.socket(socket.AF_UNIX).connect({address!r})
+    reached = "connected"
+except OSError as exc:
+    reached = type(exc).__name__
+print(os.getuid(), reached, {address!r} in sockets, os.path.exists({os.path.dirname(address)!r}))
+"""
+    nb = new_notebook(cells=[new_code_cell(probe)])
+    executed, _ = GradkitExecute(warm_kernels=True, course_lock=False, timeout=60).preprocess(
+        nb, {"metadata": {"path": str(tmp_path)}}
+    )
+    (output,) = executed.cells[0].outputs
+    assert output["text"].split() == ["65534", "FileNotFoundError", "False", "False"]
