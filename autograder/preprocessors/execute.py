@@ -12,6 +12,7 @@ reads as (partial) credit.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -144,6 +145,20 @@ class SandboxKernelManager(AsyncKernelManager):
         if self.wrap and os.getuid() == 0:  # the kernel runs as nobody: let it read its file
             os.chown(self.connection_file, NOBODY, NOBODY)
         return self.wrap(cmd) if self.wrap else cmd
+
+
+def _pidfd(process) -> int | None:
+    """A new pidfd of a kernel's process, readable once it ends (the caller closes it): a
+    warm kernel's own, duplicated, or one opened for a launched kernel's pid. None when the
+    process has ended (its pid may be another's by now) or pidfds are missing."""
+    try:
+        if process is None or process.returncode is not None:
+            return None
+        if isinstance(process, forkserver.WarmProcess):
+            return os.dup(process.pidfd)
+        return os.pidfd_open(process.pid)
+    except (OSError, AttributeError):
+        return None
 
 
 class GradkitExecute(Execute):
@@ -302,6 +317,30 @@ class GradkitExecute(Execute):
                 self.timeout = configured
             self._reap()
         return cell, self.resources
+
+    async def _async_poll_kernel_alive(self) -> None:
+        """nbclient's watch for a kernel that dies during a cell, woken by its death.
+
+        nbclient asks whether the kernel lives once a second: a cell that ended its kernel
+        (os._exit, a crash, a sandbox limit) left the worker idle for up to 1 s. Here a
+        pidfd of the kernel's process becomes readable when it ends. Without one (no
+        process, or pidfds missing) nbclient's own watch runs.
+        """
+        watched = _pidfd(getattr(getattr(self.km, "provisioner", None), "process", None))
+        if watched is None:
+            return await super()._async_poll_kernel_alive()
+        loop = asyncio.get_running_loop()
+        ended = loop.create_future()
+        loop.add_reader(watched, lambda: ended.done() or ended.set_result(None))
+        try:
+            await ended
+        finally:
+            loop.remove_reader(watched)
+            os.close(watched)
+        try:
+            await self._async_check_alive()
+        except DeadKernelError:  # as nbclient: the cell's reply will never come
+            self.task_poll_for_reply.cancel()
 
     def _reap(self) -> None:
         """Nothing a cell started outlives it (autograder.sandbox.reap_strays)."""

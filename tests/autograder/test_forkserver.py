@@ -5,6 +5,7 @@ worker does, and reads what the kernels printed about themselves.
 """
 
 import ast
+import asyncio
 import functools
 import os
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder import forkserver
@@ -69,12 +71,14 @@ print("SELF", {
 """
 
 
-def run(tmp_path: Path, *cells: str, limits: Limits | None = None, timeout: int = 60) -> list[str]:
-    """The text each cell printed, its kernel forked by this process's zygote."""
+def run(tmp_path: Path, *cells: str, limits: Limits | None = None, timeout: int = 60,
+        warm: bool = True) -> list[str]:  # fmt: skip
+    """The text each cell printed, its kernel forked by this process's zygote (or started
+    cold: ``warm`` False)."""
     limits = limits or Limits()
     nb = new_notebook(cells=[new_code_cell(source) for source in cells])
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    ex = GradkitExecute(warm_kernels=True, course_lock=False, timeout=timeout,
+    ex = GradkitExecute(warm_kernels=warm, course_lock=False, timeout=timeout,
                         memory_limit_mb=limits.memory_mb, process_limit=limits.processes,
                         cpu_limit_seconds=limits.cpu_seconds)  # fmt: skip
     done, _ = ex.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
@@ -318,6 +322,20 @@ def test_a_warm_grading_process_sees_its_own_site_alone(tmp_path):
     assert "nn.py" in first["gradlib"]
     # its own file in /tmp, none of the first one's
     assert [len([f for f in look["tmp"] if f.startswith("left-")]) for look in looks] == [1, 1]
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_a_kernel_that_dies_in_a_cell_is_seen_dead_at_once(tmp_path, monkeypatch, warm):
+    # nbclient's own watch (it asks once a second) made blind: what sees the death now is
+    # GradkitExecute's, by the kernel's pidfd, or else the cell's timeout, 30 s on
+    async def blind(self):
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(NotebookClient, "_async_poll_kernel_alive", blind)
+    start = time.monotonic()
+    outputs = run(tmp_path, "import os\nos._exit(1)", "print('after')", timeout=30, warm=warm)
+    assert "the kernel died in cell 0" in outputs[0] and outputs[1] == ""
+    assert time.monotonic() - start < 15  # long before the cell's timeout
 
 
 def test_a_warm_grading_process_killed_by_a_cell_is_forked_again(tmp_path):
