@@ -58,12 +58,14 @@ class CallBox:
         if problem:
             return Answer(False, error="Stopped: " + problem), 0.0
         ident = secrets.token_hex(8)
-        request = {"id": ident, "call": source, "names": list(names),
-                   "inputs": encode_inputs(inputs), "watch": WATCH * timeout}  # fmt: skip
+        tree, data = encode_inputs(inputs)
+        request = {"id": ident, "call": source, "names": list(names), "inputs": tree,
+                   "bytes": len(data), "watch": WATCH * timeout}  # fmt: skip
         where = ""
         start = time.monotonic()
         try:
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
+            self.proc.stdin.write(data)
             self.proc.stdin.flush()
         except OSError:
             pass  # it died: reading says so

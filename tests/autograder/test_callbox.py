@@ -2,6 +2,8 @@
 
 import time
 
+import numpy as np
+
 from autograder.callbox import CallBox
 from autograder.sandbox import Limits
 
@@ -41,3 +43,29 @@ def test_a_call_that_runs_out_of_time_names_the_function_it_was_stuck_in():
         box.close()
     assert answer.error == "TimeoutError: did not finish within 3 s (it was running forward)"
     assert again.ok and again.value == 7.0
+
+
+def test_inputs_reach_the_grading_process_intact_call_after_call():
+    # arrays of every shape go as raw bytes after each request: the next request must start
+    # exactly where the last one's bytes end
+    rng = np.random.default_rng(0)
+    box = CallBox(["def echo(v):\n    return v\n"], (), Limits())
+    try:
+        for size in (3, 200_000, 0, 7):
+            inputs = {"big": rng.normal(size=size), "nested": {"W": rng.normal(size=(2, 3)).T,
+                      "scalar": np.array(-0.0), "ints": np.arange(4)},
+                      "none": np.empty((0, 5)), "lambd": 0.7, "names": ["W1", "b1"]}  # fmt: skip
+            answer, _ = box.call("_out = echo(_in)", ("echo",), inputs, timeout=30.0)
+            assert answer.ok, answer.error
+            got = answer.value
+            assert got["lambd"] == 0.7 and list(got["names"]) == ["W1", "b1"]
+            for a, b in (
+                (got["big"], inputs["big"]),
+                (got["none"], inputs["none"]),
+                (got["nested"]["W"], inputs["nested"]["W"]),
+                (got["nested"]["ints"], inputs["nested"]["ints"].astype(float)),
+            ):
+                assert a.shape == b.shape and a.tobytes() == np.ascontiguousarray(b).tobytes()
+            assert np.signbit(got["nested"]["scalar"]) and got["nested"]["scalar"].shape == ()
+    finally:
+        box.close()
