@@ -324,14 +324,19 @@ class GradkitExecute(Execute):
         nbclient asks whether the kernel lives once a second: a cell that ended its kernel
         (os._exit, a crash, a sandbox limit) left the worker idle for up to 1 s. Here a
         pidfd of the kernel's process becomes readable when it ends. Without one (no
-        process, or pidfds missing) nbclient's own watch runs.
+        process, pidfds missing, an event loop that cannot watch it) nbclient's own watch
+        runs.
         """
         watched = _pidfd(getattr(getattr(self.km, "provisioner", None), "process", None))
         if watched is None:
             return await super()._async_poll_kernel_alive()
         loop = asyncio.get_running_loop()
         ended = loop.create_future()
-        loop.add_reader(watched, lambda: ended.done() or ended.set_result(None))
+        try:
+            loop.add_reader(watched, lambda: ended.done() or ended.set_result(None))
+        except (NotImplementedError, OSError, ValueError):  # a loop that cannot watch it
+            os.close(watched)
+            return await super()._async_poll_kernel_alive()
         try:
             await ended
         finally:
@@ -341,6 +346,8 @@ class GradkitExecute(Execute):
             await self._async_check_alive()
         except DeadKernelError:  # as nbclient: the cell's reply will never come
             self.task_poll_for_reply.cancel()
+        else:  # its process ended, yet the kernel is said to live: ask as nbclient does
+            await super()._async_poll_kernel_alive()
 
     def _reap(self) -> None:
         """Nothing a cell started outlives it (autograder.sandbox.reap_strays)."""
