@@ -63,15 +63,10 @@ class CallBox:
                    "bytes": len(data), "watch": WATCH * timeout}  # fmt: skip
         where = ""
         start = time.monotonic()
-        try:
-            self.proc.stdin.write((json.dumps(request) + "\n").encode())
-            self.proc.stdin.write(data)
-            self.proc.stdin.flush()
-        except OSError:
-            pass  # it died: reading says so
         deadline = start + timeout
+        sent = self._send((json.dumps(request) + "\n").encode() + data, deadline)
         while True:
-            message = self._read(deadline)
+            message = self._read(deadline) if sent else None
             seconds = time.monotonic() - start
             if message is None:
                 died = self.proc.poll() is not None
@@ -167,6 +162,28 @@ class CallBox:
         process.stdin = os.fdopen(to_process, "wb")
         process.stdout = os.fdopen(from_process, "rb")
         return process
+
+    def _send(self, data: bytes, deadline: float) -> bool:
+        """Write ``data`` to the process before ``deadline``; False if it did not take it all
+        in time. The process's code is the student's too: it may stop reading (a patched
+        json.loads, SIGSTOP) with the pipe full, and a blocking write would then hang this
+        worker past every time limit. A process that died is left for reading to report."""
+        fd = self.proc.stdin.fileno()
+        os.set_blocking(fd, False)
+        view, done = memoryview(data), 0
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_WRITE)
+            while done < len(view):
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    return False
+                try:
+                    done += os.write(fd, view[done : done + (1 << 16)])
+                except BlockingIOError:
+                    continue
+                except OSError:  # it died (EPIPE): reading says so
+                    return True
+        return True
 
     def _read(self, deadline: float) -> dict | None:
         """The next JSON message before ``deadline``; None on timeout, death or flooding."""

@@ -324,8 +324,8 @@ class GradkitExecute(Execute):
         nbclient asks whether the kernel lives once a second: a cell that ended its kernel
         (os._exit, a crash, a sandbox limit) left the worker idle for up to 1 s. Here a
         pidfd of the kernel's process becomes readable when it ends. Without one (no
-        process, pidfds missing, an event loop that cannot watch it) nbclient's own watch
-        runs.
+        process, one already ended, pidfds missing, an event loop that cannot watch it)
+        nbclient's own watch runs.
         """
         watched = _pidfd(getattr(getattr(self.km, "provisioner", None), "process", None))
         if watched is None:

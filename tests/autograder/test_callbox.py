@@ -1,5 +1,6 @@
 """Does a grading process keep to the notebook's time, however often it must restart?"""
 
+import threading
 import time
 
 import numpy as np
@@ -69,3 +70,25 @@ def test_inputs_reach_the_grading_process_intact_call_after_call():
             assert np.signbit(got["nested"]["scalar"]) and got["nested"]["scalar"].shape == ()
     finally:
         box.close()
+
+
+def test_a_process_that_stops_reading_cannot_hang_the_grader_with_its_inputs():
+    # the student's cell stalls the runner between the request's line and its bytes: 2.4 MB
+    # of inputs then fill the pipe, and the grader's write must give up at the deadline
+    stall = "import json, time\njson.loads = lambda *a, **k: time.sleep(10**6)\n"
+    box = CallBox([stall, "def f(v):\n    return 1.0\n"], (), Limits())
+    result = []
+    caller = threading.Thread(
+        target=lambda: result.append(
+            box.call("_out = f(_in)", ("f",), {"big": np.zeros(300_000)}, timeout=3.0)
+        ),
+        daemon=True,
+    )
+    try:
+        caller.start()
+        caller.join(timeout=30.0)
+        assert not caller.is_alive(), "the grader's write blocked past the call's time limit"
+    finally:
+        box.close()  # ends a blocked write (EPIPE), should the assertion above fail
+    ((answer, seconds),) = result
+    assert not answer.ok and answer.error.startswith("TimeoutError") and seconds < 10
