@@ -2,9 +2,8 @@
 
 Inputs go as JSON with float64 arrays as raw bytes after it; a returned value comes back as
 JSON with float64 arrays in base64 (encoded by autograder.runner), and only as numbers,
-strings and containers of them: no
-object of the student's ever reaches the grader's process, so nothing the student's code
-patched can change a verdict.
+strings and containers of them: no object of the student's ever reaches the grader's
+process, so nothing the student's code patched can change a verdict.
 """
 
 from __future__ import annotations
